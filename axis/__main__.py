@@ -1,0 +1,5 @@
+import sys
+
+from axis.cli import main
+
+sys.exit(main())

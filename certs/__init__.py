@@ -1,0 +1,1 @@
+"""Certificate tooling: the development PKI generator and the shipped trust profiles."""

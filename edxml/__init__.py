@@ -1,0 +1,1 @@
+"""The edXML (QCVN 102:2016) packet model: hardened parsing, reading, building."""

@@ -1,0 +1,1 @@
+"""XSDs for edXML document and status packets, and the code that loads them."""

@@ -1,0 +1,1 @@
+"""XML signatures and certificates for edXML packets. No I/O, no clock reads."""
