@@ -227,7 +227,16 @@ def _validity(
 
 
 def _name(*attrs: tuple[ObjectIdentifier, str]) -> x509.Name:
-    return x509.Name([x509.NameAttribute(oid, value) for oid, value in attrs])
+    """A distinguished name; a common name is cut to its X.520 bound of 64 characters."""
+    try:
+        return x509.Name(
+            [
+                x509.NameAttribute(oid, value[:64] if oid == NameOID.COMMON_NAME else value)
+                for oid, value in attrs
+            ]
+        )
+    except ValueError as exc:
+        raise ConfigError(f"Cannot make a certificate name: {exc}.", code="pki.bad-name") from exc
 
 
 def _key_usage(names: Iterable[str]) -> x509.KeyUsage:
@@ -551,10 +560,11 @@ def issue_signing_cert(
 ) -> Issued:
     """An agency's document-signing certificate issued by ``ca``.
 
-    Subject ``C=VN, O=<name>, CN=<name>, UID=<organ_id>``. keyUsage (critical) is
-    ``key_usage`` (names from :data:`KEY_USAGE_NAMES`; ``None`` omits the extension);
-    ``eku`` adds an extendedKeyUsage (e.g. ``(DOCUMENT_SIGNING_EKU,)``). CRL URL, OCSP URL
-    and policy are copied from the CA's certificate unless given (``None`` omits them).
+    Subject ``C=VN, O=<name>, CN=<name>, UID=<organ_id>`` (CN cut to 64 characters).
+    keyUsage (critical) is ``key_usage`` (names from :data:`KEY_USAGE_NAMES`; ``None``
+    omits the extension); ``eku`` adds an extendedKeyUsage (e.g.
+    ``(DOCUMENT_SIGNING_EKU,)``). CRL URL, OCSP URL and policy are copied from the CA's
+    certificate unless given (``None`` omits them).
 
     For negative tests: ``key_usage=frozenset({"key_encipherment"})``, ``ca_flag=True``
     (basicConstraints CA:TRUE on a leaf), ``key_size=1024``, ``hash=hashes.SHA1()``.
