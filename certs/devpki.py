@@ -46,6 +46,7 @@ __all__ = [
     "MANIFEST_FORMAT",
     "CertFiles",
     "DevPki",
+    "add_agency",
     "init_dev_pki",
     "load_issued",
 ]
@@ -347,8 +348,7 @@ def init_dev_pki(
             code="pki.duplicate-agency",
         )
     for code in organ_ids:
-        if not code or "/" in code or code.startswith(".") or "\\" in code:
-            raise ConfigError(f"The OrganId {code!r} cannot name a file.", code="pki.bad-organ-id")
+        _check_organ_id(code)
     existing = _existing(base) if base.exists() else []
     if existing and not overwrite:
         raise ConfigError(
@@ -491,3 +491,67 @@ def init_dev_pki(
         (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode("utf-8"),
     )
     return DevPki.load(base)
+
+
+def add_agency(
+    directory: Path,
+    organ_id: str,
+    name: str,
+    *,
+    now: dt.datetime,
+    overwrite: bool = False,
+) -> CertFiles:
+    """Issue a signing certificate for one more agency with the dev issuing CA, write
+    ``agencies/<organ_id>.pem/.key`` and record it in the manifest.
+
+    Refuses (``pki.exists``) an OrganId that already has a certificate, unless
+    ``overwrite``.
+    """
+    devpki = DevPki.load(directory)
+    _check_organ_id(organ_id)
+    known = {a.organ_id for a in devpki.agencies}
+    if organ_id in known and not overwrite:
+        raise ConfigError(
+            f"The development PKI already has a certificate for {organ_id!r}; "
+            "pass --force to replace it.",
+            code="pki.exists",
+        )
+    if organ_id in {devpki.axis.organ_id, devpki.revoked.organ_id, devpki.expired.organ_id}:
+        raise ConfigError(
+            f"The OrganId {organ_id!r} belongs to the axis or a test certificate.",
+            code="pki.duplicate-agency",
+        )
+    issuing = devpki.issuing_ca()
+    issued = pki.issue_signing_cert(
+        issuing,
+        organ_id=organ_id,
+        name=name,
+        now=now,
+        key_type=devpki.key_type,
+        key_size=2048 if devpki.key_type == "rsa" else 256,
+        crl_url=devpki.crl_url,
+        ocsp_url=None,
+    )
+    files = _save(devpki.directory, f"agencies/{organ_id}", issued)
+    data = json.loads(devpki.manifest.read_text(encoding="utf-8"))
+    entries = [a for a in data["agencies"] if a.get("organ_id") != organ_id]
+    entries.append(files._manifest(devpki.directory))
+    data["agencies"] = entries
+    _write_public(
+        devpki.manifest, (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    )
+    return files
+
+
+def _check_organ_id(code: str) -> None:
+    """An OrganId becomes a file name: digits, letters and dots only (Decision 20/2020)."""
+    if (
+        not code
+        or len(code) > 35
+        or code.startswith(".")
+        or not all(ch.isascii() and (ch.isalnum() or ch == ".") for ch in code)
+    ):
+        raise ConfigError(
+            f"The OrganId {code!r} is not up to 35 ASCII letters, digits and dots.",
+            code="pki.bad-organ-id",
+        )
