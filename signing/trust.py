@@ -18,6 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
+from cryptography.x509.verification import Store
 
 from axis_errors import ConfigError, SignatureError
 
@@ -124,6 +125,11 @@ class TrustStore:
         anchors = tuple(c for blob in blobs for c in load_certificates(blob))
         inter = tuple(c for blob in intermediates for c in load_certificates(blob))
         return cls(anchors=anchors, intermediates=inter)
+
+    @cached_property
+    def verification_store(self) -> Store:
+        """The anchors as a ``cryptography`` verification store (built once)."""
+        return Store(list(self.anchors))
 
     @cached_property
     def fingerprint(self) -> str:
