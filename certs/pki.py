@@ -226,12 +226,20 @@ def _validity(
     return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
 
 
+def _cut_cn(value: str, limit: int = 64) -> str:
+    """``value`` cut to ``limit`` UTF-8 bytes at a character boundary (``cryptography``
+    enforces the X.520 common-name bound of 64 on the UTF-8 length)."""
+    while len(value.encode("utf-8")) > limit:
+        value = value[:-1]
+    return value.rstrip()
+
+
 def _name(*attrs: tuple[ObjectIdentifier, str]) -> x509.Name:
-    """A distinguished name; a common name is cut to its X.520 bound of 64 characters."""
+    """A distinguished name; a common name is cut to 64 UTF-8 bytes (see :func:`_cut_cn`)."""
     try:
         return x509.Name(
             [
-                x509.NameAttribute(oid, value[:64] if oid == NameOID.COMMON_NAME else value)
+                x509.NameAttribute(oid, _cut_cn(value) if oid == NameOID.COMMON_NAME else value)
                 for oid, value in attrs
             ]
         )
@@ -560,7 +568,7 @@ def issue_signing_cert(
 ) -> Issued:
     """An agency's document-signing certificate issued by ``ca``.
 
-    Subject ``C=VN, O=<name>, CN=<name>, UID=<organ_id>`` (CN cut to 64 characters).
+    Subject ``C=VN, O=<name>, CN=<name>, UID=<organ_id>`` (CN cut to 64 UTF-8 bytes).
     keyUsage (critical) is ``key_usage`` (names from :data:`KEY_USAGE_NAMES`; ``None``
     omits the extension); ``eku`` adds an extendedKeyUsage (e.g.
     ``(DOCUMENT_SIGNING_EKU,)``). CRL URL, OCSP URL and policy are copied from the CA's
@@ -652,7 +660,8 @@ def issue_client_cert(
 ) -> Issued:
     """A TLS client certificate (EKU clientAuth) for an mTLS caller.
 
-    Subject ``C=VN, CN=<system_id>`` (plus ``UID=<organ_id>`` when given).
+    Subject ``C=VN, CN=<system_id>`` (plus ``UID=<organ_id>`` when given); subjectAltName
+    URI ``urn:axis:system:<system_id>`` (web-PKI client verifiers require a SAN).
     """
     attrs: list[tuple[ObjectIdentifier, str]] = [
         (NameOID.COUNTRY_NAME, "VN"),
@@ -676,6 +685,7 @@ def issue_client_cert(
         crl_url=None,
         ocsp_url=None,
         policy_oid=None,
+        san=[x509.UniformResourceIdentifier(f"urn:axis:system:{system_id}")],
     )
 
 
