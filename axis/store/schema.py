@@ -1,0 +1,247 @@
+"""The database schema (SQLAlchemy Core), portable between SQLite and PostgreSQL.
+
+Conventions:
+
+- Times are ``UtcDateTime``: timezone-aware UTC in Python, ``timestamptz`` on
+  PostgreSQL, ISO text without offset (always UTC) on SQLite.
+- Enumerations are short text columns with CHECK constraints (portable, easy to extend
+  with a migration), not native enum types.
+- ``counters`` has no nullable key column: an unknown agency, tier or verdict is the
+  empty string there (``CounterRow`` turns it back into ``None``).
+- The original packet bytes live in ``packets``, apart from ``documents``, so that list
+  queries never read blobs.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+SCHEMA_VERSION: Final = 1
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, whatever the database keeps."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use an aware UTC time")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # INTEGER PRIMARY KEY = rowid
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+TIERS = ("central", "province", "district", "commune")
+
+schema_version = sa.Table(
+    "schema_version",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("applied_at", UtcDateTime, nullable=False),
+)
+
+agencies = sa.Table(
+    "agencies",
+    metadata,
+    sa.Column("code", sa.String(35), primary_key=True),
+    sa.Column("name", sa.String(500), nullable=False),
+    sa.Column("tier", sa.String(16), nullable=False),
+    sa.Column("parent_code", sa.String(35)),
+    sa.Column("status", sa.String(16), nullable=False, server_default="active"),
+    sa.Column("successor_code", sa.String(35)),
+    sa.Column("delivery_mode", sa.String(8), nullable=False, server_default="pull"),
+    sa.Column("push_url", sa.Text),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint(_in("tier", TIERS), name="tier"),
+    sa.CheckConstraint(_in("status", ("active", "closed")), name="status"),
+    sa.CheckConstraint(_in("delivery_mode", ("pull", "push")), name="delivery_mode"),
+    sa.Index(None, "tier"),
+    sa.Index(None, "parent_code"),
+)
+
+agency_certs = sa.Table(
+    "agency_certs",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column(
+        "agency_code",
+        sa.String(35),
+        sa.ForeignKey("agencies.code", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("not_after", UtcDateTime, nullable=False),
+    sa.Column("pem", sa.Text, nullable=False),
+    sa.Column("added_at", UtcDateTime, nullable=False),
+    sa.Index(None, "agency_code"),
+)
+
+systems = sa.Table(
+    "systems",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("secret_enc", sa.LargeBinary, nullable=False),
+    sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("client_cert_sha256", sa.String(64), unique=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.CheckConstraint(_in("role", ("agency", "auditor", "admin")), name="role"),
+)
+
+system_agencies = sa.Table(
+    "system_agencies",
+    metadata,
+    sa.Column(
+        "system_id",
+        sa.String(64),
+        sa.ForeignKey("systems.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("pattern", sa.String(35), primary_key=True),
+)
+
+documents = sa.Table(
+    "documents",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("sender_code", sa.String(35), nullable=False),
+    sa.Column("system_id", sa.String(64)),
+    sa.Column("edxml_document_id", sa.Text, nullable=False),
+    sa.Column("business_type", sa.String(16)),
+    sa.Column("status_code", sa.String(16)),
+    sa.Column("response_for", sa.Text),
+    sa.Column("response_for_organ", sa.String(35)),
+    sa.Column("related_document_id", sa.String(32)),
+    sa.Column("subject", sa.Text),
+    sa.Column("code_number", sa.Text),
+    sa.Column("code_notation", sa.Text),
+    sa.Column("dedup_key", sa.Text, nullable=False, unique=True),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Column("verdict", sa.String(32), nullable=False),
+    sa.Column("verdict_reasons", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("signer_sha256", sa.String(64)),
+    sa.Column("signer_subject", sa.Text),
+    sa.Column("signer_organ_id", sa.String(35)),
+    sa.Column("issuer", sa.Text),
+    sa.Column("algorithm", sa.Text),
+    sa.Column("packet_sha256", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("answer", sa.Text, nullable=False),
+    sa.CheckConstraint(_in("kind", ("document", "status")), name="kind"),
+    sa.Index(None, "sender_code", "received_at"),
+    sa.Index(None, "edxml_document_id"),
+    sa.Index(None, "related_document_id"),
+)
+
+packets = sa.Table(
+    "packets",
+    metadata,
+    sa.Column(
+        "document_id",
+        sa.String(32),
+        sa.ForeignKey("documents.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+DELIVERY_STATES = ("pending", "fetched", "acked", "failed", "dead")
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column(
+        "document_id",
+        sa.String(32),
+        sa.ForeignKey("documents.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("recipient_code", sa.String(35), nullable=False),
+    sa.Column("target_code", sa.String(35), nullable=False),
+    sa.Column("target_tier", sa.String(16)),
+    sa.Column("route", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UtcDateTime),
+    sa.Column("lease_until", UtcDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("fetched_at", UtcDateTime),
+    sa.Column("acked_at", UtcDateTime),
+    sa.Column("remote_id", sa.Text),
+    sa.CheckConstraint(_in("route", ("local", "national")), name="route"),
+    sa.CheckConstraint(_in("state", DELIVERY_STATES), name="state"),
+    sa.Index("ix_deliveries_inbox", "target_code", "state", "id"),
+    sa.Index("ix_deliveries_due", "route", "state", "next_attempt_at"),
+    sa.Index(None, "document_id"),
+)
+
+counters = sa.Table(
+    "counters",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("agency_code", sa.String(35), primary_key=True),
+    sa.Column("tier", sa.String(16), primary_key=True),
+    sa.Column("direction", sa.String(16), primary_key=True),
+    sa.Column("verdict", sa.String(32), primary_key=True),
+    sa.Column("scope", sa.String(16), primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+    sa.CheckConstraint(
+        _in("direction", ("sent", "received", "acknowledged", "refused")), name="direction"
+    ),
+    sa.CheckConstraint(_in("scope", ("internal", "national")), name="scope"),
+    sa.Index(None, "agency_code", "day"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("node", sa.String(200)),
+    sa.Column("document_id", sa.String(32)),
+    sa.Column("agency_code", sa.String(35)),
+    sa.Column("actor", sa.String(64)),
+    sa.Column("detail", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("prev_hash", sa.String(64)),
+    sa.Column("hash", sa.String(64)),
+    sa.Index(None, "document_id"),
+    sa.Index(None, "kind", "at"),
+)

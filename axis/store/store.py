@@ -1,0 +1,1409 @@
+"""The store: every durable fact of the axis, behind async methods on plain values.
+
+SQLAlchemy (Core) and all dialect-specific SQL stay in this package. Two engines:
+
+- **SQLite** (embedded default): WAL journal, ``synchronous=FULL`` (a commit survives a
+  power cut), foreign keys on, ``busy_timeout``, case-sensitive ``LIKE``. Writes go
+  through ONE connection opened with ``BEGIN IMMEDIATE`` and an ``asyncio.Lock`` (SQLite
+  has one writer anyway; taking the write lock up front avoids upgrade deadlocks with
+  other processes such as the CLI). Reads use a pool of connections and see a snapshot.
+- **PostgreSQL** (asyncpg): one pool for both; the duplicate race between nodes is
+  settled by ``INSERT ... ON CONFLICT (dedup_key) DO NOTHING``.
+
+Counters are incremented by ``INSERT ... ON CONFLICT DO UPDATE SET count = count + n``
+in the same transaction as the event they count. Their ``day`` is the date in
+Asia/Ho_Chi_Minh (UTC+7) of the event's time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import json
+import re
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Final, cast
+
+import sqlalchemy as sa
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from axis.credentials import SecretBox, hash_token, validate_system_id
+from axis.directory import TIERS, Agency, is_valid_code, normalize_code, validate_pattern
+from axis.store import schema as t
+from axis.store.models import (
+    AgencyCert,
+    Committed,
+    CounterRow,
+    DeliveryInfo,
+    Direction,
+    DocumentRecord,
+    InboxItem,
+    NewPacket,
+    NewSystem,
+    Refusal,
+    Scope,
+    System,
+    TraceEvent,
+    counter_day,
+    utcnow,
+)
+from axis_errors import AxisError, ConfigError, InputError, NotFoundError, StoreError
+
+__all__ = ["Store", "open_store"]
+
+_SCHEMA_NAME_RE: Final = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_OPEN_STATES: Final = ("pending", "fetched")
+_ROLES: Final = ("agency", "auditor", "admin")
+CounterKey = tuple[date, str, str, Direction, str, Scope]
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def _like(pattern: str) -> str:
+    out = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return out.replace("*", "%").replace("?", "_")
+
+
+def _codes_clause(column: sa.ColumnElement[Any], patterns: Sequence[str]) -> sa.ColumnElement[bool]:
+    """SQL for "column matches one of these codes or globs" (never true for none)."""
+    exact: list[str] = []
+    clauses: list[sa.ColumnElement[bool]] = []
+    for raw in patterns:
+        p = normalize_code(raw)
+        if "*" in p or "?" in p:
+            clauses.append(column.like(_like(p), escape="\\"))
+        else:
+            exact.append(p)
+    if exact:
+        clauses.append(column.in_(exact))
+    return sa.or_(*clauses) if clauses else sa.false()
+
+
+def _none_if_empty(value: str) -> str | None:
+    return value or None
+
+
+class Store:
+    """The axis's database. Create with :func:`open_store`; close with :meth:`close`."""
+
+    def __init__(
+        self,
+        *,
+        read_engine: AsyncEngine,
+        write_engine: AsyncEngine,
+        box: SecretBox | None,
+        node: str | None,
+        now: Callable[[], datetime],
+    ) -> None:
+        self._read_engine = read_engine
+        self._write_engine = write_engine
+        self._dialect = write_engine.dialect.name
+        self._box = box
+        self._node = node
+        self._now = now
+        self._write_lock: asyncio.Lock | None = (
+            asyncio.Lock() if self._dialect == "sqlite" else None
+        )
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._dialect
+
+    async def close(self) -> None:
+        await self._write_engine.dispose()
+        if self._read_engine is not self._write_engine:
+            await self._read_engine.dispose()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- plumbing ----------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        """One write transaction (committed on normal exit)."""
+        try:
+            if self._write_lock is not None:
+                async with self._write_lock, self._write_engine.begin() as conn:
+                    yield conn
+            else:
+                async with self._write_engine.begin() as conn:
+                    yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            raise _store_error(exc) from exc
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        """One read-only transaction (a consistent snapshot)."""
+        try:
+            async with self._read_engine.connect() as conn:
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            raise _store_error(exc) from exc
+
+    def _insert(self, table: sa.Table) -> Any:
+        if self._dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    async def _count(self, conn: AsyncConnection, increments: Mapping[CounterKey, int]) -> None:
+        """Upsert counter increments (keys unique, so one statement per batch is safe)."""
+        if not increments:
+            return
+        rows = [
+            {
+                "day": k[0],
+                "agency_code": k[1],
+                "tier": k[2],
+                "direction": k[3],
+                "verdict": k[4],
+                "scope": k[5],
+                "count": n,
+            }
+            for k, n in sorted(increments.items())
+        ]
+        stmt = self._insert(t.counters)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[
+                t.counters.c.day,
+                t.counters.c.agency_code,
+                t.counters.c.tier,
+                t.counters.c.direction,
+                t.counters.c.verdict,
+                t.counters.c.scope,
+            ],
+            set_={"count": t.counters.c.count + stmt.excluded.count},
+        )
+        await conn.execute(stmt, rows)
+
+    def _event_row(
+        self,
+        kind: str,
+        at: datetime,
+        *,
+        document_id: str | None = None,
+        agency_code: str | None = None,
+        actor: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "at": at,
+            "kind": kind,
+            "node": self._node,
+            "document_id": document_id,
+            "agency_code": agency_code,
+            "actor": actor,
+            "detail": _json(dict(detail or {})),
+        }
+
+    async def record_event(
+        self,
+        kind: str,
+        *,
+        document_id: str | None = None,
+        agency_code: str | None = None,
+        actor: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Append an audit event of its own (admin actions: imports, new systems...).
+
+        ``detail`` must never hold a secret.
+        """
+        async with self._write() as conn:
+            await conn.execute(
+                t.events.insert(),
+                self._event_row(
+                    kind,
+                    self._now(),
+                    document_id=document_id,
+                    agency_code=agency_code,
+                    actor=actor,
+                    detail=detail,
+                ),
+            )
+
+    # --- agencies ----------------------------------------------------------------------
+
+    def _agency_row(self, agency: Agency, now: datetime) -> dict[str, Any]:
+        code = normalize_code(agency.code)
+        if not is_valid_code(code) or agency.tier not in TIERS:
+            raise InputError(
+                f"Agency {agency.code!r} has an invalid code or tier.",
+                code="agencies.invalid",
+                details={"code": agency.code},
+            )
+        return {
+            "code": code,
+            "name": agency.name,
+            "tier": agency.tier,
+            "parent_code": agency.parent,
+            "status": agency.status,
+            "successor_code": agency.successor,
+            "delivery_mode": agency.delivery_mode,
+            "push_url": agency.push_url,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    async def upsert_agencies(self, agencies: Iterable[Agency]) -> int:
+        """Insert or update agencies in one transaction; returns how many were written."""
+        now = self._now()
+        rows = [self._agency_row(a, now) for a in agencies]
+        if not rows:
+            return 0
+        stmt = self._insert(t.agencies)
+        updated = {
+            c: getattr(stmt.excluded, c)
+            for c in (
+                "name",
+                "tier",
+                "parent_code",
+                "status",
+                "successor_code",
+                "delivery_mode",
+                "push_url",
+                "updated_at",
+            )
+        }
+        stmt = stmt.on_conflict_do_update(index_elements=[t.agencies.c.code], set_=updated)
+        async with self._write() as conn:
+            await conn.execute(stmt, rows)
+        return len(rows)
+
+    async def upsert_agency(self, agency: Agency) -> None:
+        """Insert or update one agency (its certificates are kept)."""
+        await self.upsert_agencies([agency])
+
+    @staticmethod
+    def _agency(row: sa.Row[Any]) -> Agency:
+        m = row._mapping
+        return Agency(
+            code=m["code"],
+            name=m["name"],
+            tier=m["tier"],
+            parent=m["parent_code"],
+            status=m["status"],
+            successor=m["successor_code"],
+            delivery_mode=m["delivery_mode"],
+            push_url=m["push_url"],
+        )
+
+    async def get_agency(self, code: str) -> Agency | None:
+        async with self._read() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(t.agencies).where(t.agencies.c.code == normalize_code(code))
+                )
+            ).first()
+        return None if row is None else self._agency(row)
+
+    async def list_agencies(
+        self,
+        *,
+        tier: str | None = None,
+        status: str | None = None,
+        parent: str | None = None,
+        codes: Sequence[str] | None = None,
+    ) -> list[Agency]:
+        """Agencies ordered by code, optionally filtered (``codes`` may hold globs)."""
+        q = sa.select(t.agencies).order_by(t.agencies.c.code)
+        if tier is not None:
+            q = q.where(t.agencies.c.tier == tier)
+        if status is not None:
+            q = q.where(t.agencies.c.status == status)
+        if parent is not None:
+            q = q.where(t.agencies.c.parent_code == normalize_code(parent))
+        if codes is not None:
+            q = q.where(_codes_clause(t.agencies.c.code, codes))
+        async with self._read() as conn:
+            rows = (await conn.execute(q)).all()
+        return [self._agency(r) for r in rows]
+
+    async def add_agency_cert(self, code: str, cert: bytes | str) -> AgencyCert:
+        """Register a signing certificate (PEM or DER) for an agency.
+
+        Adding the same certificate twice to the same agency is harmless; a certificate
+        already registered to another agency is refused (``agencies.cert-taken``).
+        """
+        code = normalize_code(code)
+        data = cert.encode("ascii", "replace") if isinstance(cert, str) else cert
+        try:
+            if b"-----BEGIN" in data:
+                parsed = x509.load_pem_x509_certificate(data)
+            else:
+                parsed = x509.load_der_x509_certificate(data)
+        except ValueError:
+            raise InputError(
+                f"The certificate given for agency {code} is not a PEM or DER X.509 certificate.",
+                code="agencies.bad-cert",
+                details={"code": code},
+            ) from None
+        info = AgencyCert(
+            agency_code=code,
+            sha256=parsed.fingerprint(hashes.SHA256()).hex(),
+            subject=parsed.subject.rfc4514_string(),
+            not_after=parsed.not_valid_after_utc,
+        )
+        pem = parsed.public_bytes(serialization.Encoding.PEM).decode("ascii")
+        async with self._write() as conn:
+            if (
+                await conn.execute(sa.select(t.agencies.c.code).where(t.agencies.c.code == code))
+            ).first() is None:
+                raise NotFoundError(
+                    f"Agency {code} is not in the directory.",
+                    code="agencies.not-found",
+                    details={"code": code},
+                )
+            owner = (
+                await conn.execute(
+                    sa.select(t.agency_certs.c.agency_code).where(
+                        t.agency_certs.c.sha256 == info.sha256
+                    )
+                )
+            ).scalar()
+            if owner == code:
+                return info
+            if owner is not None:
+                raise InputError(
+                    f"This certificate is already registered to agency {owner}.",
+                    code="agencies.cert-taken",
+                    details={"code": code, "owner": owner, "sha256": info.sha256},
+                )
+            now = self._now()
+            await conn.execute(
+                t.agency_certs.insert(),
+                {
+                    "agency_code": code,
+                    "sha256": info.sha256,
+                    "subject": info.subject,
+                    "not_after": info.not_after,
+                    "pem": pem,
+                    "added_at": now,
+                },
+            )
+            await conn.execute(
+                t.events.insert(),
+                self._event_row(
+                    "agency.cert-added",
+                    now,
+                    agency_code=code,
+                    detail={"sha256": info.sha256, "subject": info.subject},
+                ),
+            )
+        return info
+
+    async def list_agency_certs(self, code: str) -> list[AgencyCert]:
+        c = t.agency_certs.c
+        async with self._read() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(c.agency_code, c.sha256, c.subject, c.not_after)
+                    .where(c.agency_code == normalize_code(code))
+                    .order_by(c.id)
+                )
+            ).all()
+        return [AgencyCert(r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def agency_cert_fingerprints(self, code: str) -> frozenset[str]:
+        """SHA-256 (lowercase hex) of every certificate registered to the agency."""
+        return frozenset(c.sha256 for c in await self.list_agency_certs(code))
+
+    async def agency_for_cert(self, sha256: str) -> str | None:
+        """The agency a certificate is registered to, if any."""
+        async with self._read() as conn:
+            return cast(
+                "str | None",
+                (
+                    await conn.execute(
+                        sa.select(t.agency_certs.c.agency_code).where(
+                            t.agency_certs.c.sha256 == sha256.lower()
+                        )
+                    )
+                ).scalar(),
+            )
+
+    # --- systems -----------------------------------------------------------------------
+
+    async def add_system(self, new: NewSystem) -> System:
+        """Create a system: secret encrypted, token hashed. ``systems.exists`` if taken."""
+        if self._box is None:
+            raise ConfigError(
+                "The store was opened without a security key: systems cannot be added.",
+                code="config.no-secret-key",
+            )
+        system_id = validate_system_id(new.id)
+        if new.role not in _ROLES:
+            raise InputError(
+                f"Role {new.role!r} is not one of {', '.join(_ROLES)}.",
+                code="systems.bad-role",
+            )
+        patterns = tuple(dict.fromkeys(validate_pattern(p) for p in new.patterns))
+        if not patterns and new.role == "agency":
+            raise InputError(
+                "An agency system must act for at least one agency.",
+                code="systems.no-agency",
+            )
+        now = self._now()
+        async with self._write() as conn:
+            exists = (
+                await conn.execute(sa.select(t.systems.c.id).where(t.systems.c.id == system_id))
+            ).first()
+            if exists is not None:
+                raise InputError(
+                    f"System {system_id} already exists.",
+                    code="systems.exists",
+                    details={"systemid": system_id},
+                )
+            await conn.execute(
+                t.systems.insert(),
+                {
+                    "id": system_id,
+                    "name": new.name,
+                    "role": new.role,
+                    "secret_enc": self._box.seal(new.secret, context=system_id),
+                    "token_sha256": hash_token(new.token),
+                    "client_cert_sha256": new.client_cert_sha256,
+                    "created_at": now,
+                    "disabled": False,
+                },
+            )
+            if patterns:
+                await conn.execute(
+                    t.system_agencies.insert(),
+                    [{"system_id": system_id, "pattern": p} for p in patterns],
+                )
+            await conn.execute(
+                t.events.insert(),
+                self._event_row(
+                    "system.added",
+                    now,
+                    actor="admin",
+                    detail={"systemid": system_id, "role": new.role, "patterns": list(patterns)},
+                ),
+            )
+        return System(
+            id=system_id,
+            name=new.name,
+            role=new.role,
+            patterns=patterns,
+            client_cert_sha256=new.client_cert_sha256,
+            created_at=now,
+            disabled=False,
+        )
+
+    async def _systems(self, where: sa.ColumnElement[bool] | None = None) -> list[System]:
+        s = t.systems.c
+        q = sa.select(
+            s.id, s.name, s.role, s.client_cert_sha256, s.created_at, s.disabled
+        ).order_by(s.id)
+        if where is not None:
+            q = q.where(where)
+        async with self._read() as conn:
+            rows = (await conn.execute(q)).all()
+            if not rows:
+                return []
+            pats = (
+                await conn.execute(
+                    sa.select(t.system_agencies.c.system_id, t.system_agencies.c.pattern)
+                    .where(t.system_agencies.c.system_id.in_([r[0] for r in rows]))
+                    .order_by(t.system_agencies.c.system_id, t.system_agencies.c.pattern)
+                )
+            ).all()
+        by_system: dict[str, list[str]] = {}
+        for sid, pat in pats:
+            by_system.setdefault(sid, []).append(pat)
+        return [
+            System(
+                id=r[0],
+                name=r[1],
+                role=r[2],
+                patterns=tuple(by_system.get(r[0], ())),
+                client_cert_sha256=r[3],
+                created_at=r[4],
+                disabled=bool(r[5]),
+            )
+            for r in rows
+        ]
+
+    async def get_system(self, system_id: str) -> System | None:
+        found = await self._systems(t.systems.c.id == system_id)
+        return found[0] if found else None
+
+    async def list_systems(self) -> list[System]:
+        return await self._systems()
+
+    async def find_system_by_token(self, token: str) -> System | None:
+        """The enabled system whose bearer token this is (lookup by its SHA-256)."""
+        found = await self._systems(
+            sa.and_(t.systems.c.token_sha256 == hash_token(token), t.systems.c.disabled.is_(False))
+        )
+        return found[0] if found else None
+
+    async def find_system_by_client_cert(self, sha256: str) -> System | None:
+        """The enabled system registered with this client certificate (mTLS)."""
+        found = await self._systems(
+            sa.and_(
+                t.systems.c.client_cert_sha256 == sha256.lower(),
+                t.systems.c.disabled.is_(False),
+            )
+        )
+        return found[0] if found else None
+
+    async def get_system_secret(self, system_id: str) -> str | None:
+        """The HMAC secret of an enabled system (decrypted), or None."""
+        if self._box is None:
+            raise ConfigError(
+                "The store was opened without a security key: secrets cannot be read.",
+                code="config.no-secret-key",
+            )
+        async with self._read() as conn:
+            sealed = (
+                await conn.execute(
+                    sa.select(t.systems.c.secret_enc).where(
+                        t.systems.c.id == system_id, t.systems.c.disabled.is_(False)
+                    )
+                )
+            ).scalar()
+        return None if sealed is None else self._box.open(bytes(sealed), context=system_id)
+
+    async def set_system_disabled(self, system_id: str, disabled: bool = True) -> None:
+        async with self._write() as conn:
+            res = await conn.execute(
+                t.systems.update().where(t.systems.c.id == system_id).values(disabled=disabled)
+            )
+            if res.rowcount == 0:
+                raise NotFoundError(
+                    f"System {system_id} does not exist.",
+                    code="systems.not-found",
+                    details={"systemid": system_id},
+                )
+            await conn.execute(
+                t.events.insert(),
+                self._event_row(
+                    "system.disabled" if disabled else "system.enabled",
+                    self._now(),
+                    actor="admin",
+                    detail={"systemid": system_id},
+                ),
+            )
+
+    # --- packets -----------------------------------------------------------------------
+
+    async def _find_dup(self, conn: AsyncConnection, key: str) -> Committed | None:
+        row = (
+            await conn.execute(
+                sa.select(t.documents.c.id, t.documents.c.answer).where(
+                    t.documents.c.dedup_key == key
+                )
+            )
+        ).first()
+        if row is None:
+            return None
+        return Committed(document_id=row[0], answer=json.loads(row[1]), created=False)
+
+    async def commit_packet(self, p: NewPacket) -> Committed:
+        """Store an accepted packet in ONE transaction, or find it already there.
+
+        A packet whose ``dedup_key`` is known writes nothing and returns the original
+        answer with ``created=False`` (also when two commits of the same key race).
+        Otherwise: the document, its bytes, one delivery per distinct target (later
+        duplicates of a target are dropped), the counters (one ``sent`` for the sender,
+        scope ``national`` if any recipient goes national; one ``received`` per local
+        target) and the event ``packet.accepted``.
+        """
+        async with self._write() as conn:
+            dup = await self._find_dup(conn, p.dedup_key)
+            if dup is not None:
+                return dup
+            created = await self._insert_packet(conn, p)
+            if not created:
+                # Lost a race (PostgreSQL: another node committed the same key while we
+                # waited on its row lock). Nothing was written; in READ COMMITTED this
+                # new statement sees the winner's row.
+                dup = await self._find_dup(conn, p.dedup_key)
+                if dup is None:  # pragma: no cover - the other side rolled back
+                    raise StoreError(
+                        "A concurrent commit of the same packet neither won nor lost.",
+                        code="store.conflict",
+                    )
+                return dup
+        return Committed(document_id=p.document_id, answer=dict(p.answer), created=True)
+
+    async def _insert_packet(self, conn: AsyncConnection, p: NewPacket) -> bool:
+        related = None
+        if p.response_for:
+            q = (
+                sa.select(t.documents.c.id)
+                .where(
+                    t.documents.c.edxml_document_id == p.response_for,
+                    t.documents.c.kind == "document",
+                )
+                .order_by(t.documents.c.received_at.desc())
+                .limit(1)
+            )
+            if p.response_for_organ:
+                q = q.where(t.documents.c.sender_code == normalize_code(p.response_for_organ))
+            related = (await conn.execute(q)).scalar()
+        sha = hashlib.sha256(p.data).hexdigest()
+        doc = {
+            "id": p.document_id,
+            "kind": p.kind,
+            "sender_code": p.sender_code,
+            "system_id": p.system_id,
+            "edxml_document_id": p.edxml_document_id,
+            "business_type": p.business_type,
+            "status_code": p.status_code,
+            "response_for": p.response_for,
+            "response_for_organ": p.response_for_organ,
+            "related_document_id": related,
+            "subject": p.subject,
+            "code_number": p.code_number,
+            "code_notation": p.code_notation,
+            "dedup_key": p.dedup_key,
+            "received_at": p.received_at,
+            "verdict": p.verdict,
+            "verdict_reasons": _json(list(p.verdict_reasons)),
+            "signer_sha256": p.signer_sha256,
+            "signer_subject": p.signer_subject,
+            "signer_organ_id": p.signer_organ_id,
+            "issuer": p.issuer,
+            "algorithm": p.algorithm,
+            "packet_sha256": sha,
+            "size": len(p.data),
+            "answer": _json(dict(p.answer)),
+        }
+        stmt = (
+            self._insert(t.documents)
+            .values(doc)
+            .on_conflict_do_nothing(index_elements=[t.documents.c.dedup_key])
+            .returning(t.documents.c.id)
+        )
+        if (await conn.execute(stmt)).first() is None:
+            return False
+        await conn.execute(t.packets.insert(), {"document_id": p.document_id, "data": p.data})
+
+        seen: set[str] = set()
+        wanted = []
+        for d in p.deliveries:
+            if d.target_code not in seen:
+                seen.add(d.target_code)
+                wanted.append(d)
+        delivery_ids: list[int] = []
+        if wanted:
+            res = await conn.execute(
+                t.deliveries.insert().returning(t.deliveries.c.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "document_id": p.document_id,
+                        "recipient_code": d.recipient_code,
+                        "target_code": d.target_code,
+                        "target_tier": d.target_tier,
+                        "route": d.route,
+                        "state": "pending",
+                        "attempts": 0,
+                        "next_attempt_at": p.received_at,
+                        "created_at": p.received_at,
+                    }
+                    for d in wanted
+                ],
+            )
+            delivery_ids = [r[0] for r in res.all()]
+
+        day = counter_day(p.received_at)
+        scope: Scope = "national" if any(d.route == "national" for d in wanted) else "internal"
+        receipts = [(d.target_code, d.target_tier or "") for d in wanted if d.route == "local"]
+        inc: Counter[CounterKey] = Counter()
+        inc[(day, p.sender_code, p.sender_tier or "", "sent", p.verdict, scope)] += 1
+        for code, tier in receipts:
+            inc[(day, code, tier, "received", p.verdict, "internal")] += 1
+        await self._count(conn, inc)
+
+        detail = {
+            "kind": p.kind,
+            "edxml_document_id": p.edxml_document_id,
+            "business_type": p.business_type,
+            "status_code": p.status_code,
+            "response_for": p.response_for,
+            "related_document_id": related,
+            "sender_tier": p.sender_tier,
+            "verdict": p.verdict,
+            "scope": scope,
+            "receipts": [list(r) for r in receipts],
+            "deliveries": [
+                {
+                    "id": i,
+                    "recipient": d.recipient_code,
+                    "target": d.target_code,
+                    "route": d.route,
+                    "via_successor": list(d.via_successor),
+                }
+                for i, d in zip(delivery_ids, wanted, strict=True)
+            ],
+            "size": len(p.data),
+            "sha256": sha,
+            "notes": list(p.notes),
+        }
+        await conn.execute(
+            t.events.insert(),
+            self._event_row(
+                "packet.accepted",
+                p.received_at,
+                document_id=p.document_id,
+                agency_code=p.sender_code,
+                actor=p.system_id,
+                detail=detail,
+            ),
+        )
+        return True
+
+    async def record_refusal(self, r: Refusal) -> None:
+        """Count a refused packet (direction ``refused``) and audit it, in one transaction."""
+        inc: Counter[CounterKey] = Counter()
+        key: CounterKey = (
+            counter_day(r.at),
+            r.sender_code or "",
+            r.sender_tier or "",
+            "refused",
+            r.verdict or "",
+            "internal",
+        )
+        inc[key] += 1
+        async with self._write() as conn:
+            await self._count(conn, inc)
+            await conn.execute(
+                t.events.insert(),
+                self._event_row(
+                    "packet.refused",
+                    r.at,
+                    agency_code=r.sender_code,
+                    actor=r.system_id,
+                    detail={
+                        "code": r.code,
+                        "message": r.message,
+                        "sender_tier": r.sender_tier,
+                        "verdict": r.verdict,
+                    },
+                ),
+            )
+
+    # --- inbox -------------------------------------------------------------------------
+
+    _INBOX_COLUMNS: Final = (
+        t.deliveries.c.id,
+        t.deliveries.c.document_id,
+        t.documents.c.kind,
+        t.documents.c.sender_code,
+        t.deliveries.c.recipient_code,
+        t.deliveries.c.target_code,
+        t.deliveries.c.state,
+        t.documents.c.edxml_document_id,
+        t.documents.c.business_type,
+        t.documents.c.status_code,
+        t.documents.c.response_for,
+        t.documents.c.subject,
+        t.documents.c.code_number,
+        t.documents.c.code_notation,
+        t.documents.c.verdict,
+        t.documents.c.size,
+        t.documents.c.packet_sha256,
+        t.documents.c.received_at,
+        t.deliveries.c.created_at,
+        t.deliveries.c.fetched_at,
+        t.deliveries.c.acked_at,
+    )
+
+    @staticmethod
+    def _inbox_item(row: Any) -> InboxItem:
+        values: tuple[Any, ...] = tuple(row)
+        return InboxItem(*values)
+
+    def _addressed(self, agency_codes: Sequence[str]) -> sa.ColumnElement[bool]:
+        return sa.and_(
+            t.deliveries.c.route == "local",
+            _codes_clause(t.deliveries.c.target_code, agency_codes),
+        )
+
+    def _inbox_query(
+        self, agency_codes: Sequence[str], kind: str | None, include_fetched: bool
+    ) -> sa.Select[Any]:
+        states = _OPEN_STATES if include_fetched else ("pending",)
+        q = (
+            sa.select(*self._INBOX_COLUMNS)
+            .select_from(
+                t.deliveries.join(t.documents, t.documents.c.id == t.deliveries.c.document_id)
+            )
+            .where(self._addressed(agency_codes), t.deliveries.c.state.in_(states))
+        )
+        if kind is not None:
+            q = q.where(t.documents.c.kind == kind)
+        return q
+
+    async def list_inbox(
+        self,
+        agency_codes: Sequence[str],
+        *,
+        kind: str | None = None,
+        include_fetched: bool = True,
+        limit: int = 100,
+        after_id: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[InboxItem]:
+        """Deliveries waiting for these agencies (codes or globs), oldest first.
+
+        Pending, and also fetched-but-not-acknowledged unless ``include_fetched`` is
+        False. Page with ``after_id`` (the last ``delivery_id`` seen); ``since``/``until``
+        bound the delivery's creation time.
+        """
+        q = self._inbox_query(agency_codes, kind, include_fetched)
+        if after_id is not None:
+            q = q.where(t.deliveries.c.id > after_id)
+        if since is not None:
+            q = q.where(t.deliveries.c.created_at >= since)
+        if until is not None:
+            q = q.where(t.deliveries.c.created_at <= until)
+        q = q.order_by(t.deliveries.c.id).limit(max(1, min(limit, 10_000)))
+        async with self._read() as conn:
+            rows = (await conn.execute(q)).all()
+        return [self._inbox_item(r) for r in rows]
+
+    async def count_inbox(
+        self, agency_codes: Sequence[str], *, kind: str | None = None, include_fetched: bool = True
+    ) -> int:
+        q = self._inbox_query(agency_codes, kind, include_fetched).with_only_columns(
+            sa.func.count()
+        )
+        async with self._read() as conn:
+            return int((await conn.execute(q)).scalar_one())
+
+    async def _addressed_item(
+        self, conn: AsyncConnection, delivery_id: int, agency_codes: Sequence[str]
+    ) -> InboxItem:
+        row = (
+            await conn.execute(
+                sa.select(*self._INBOX_COLUMNS)
+                .select_from(
+                    t.deliveries.join(t.documents, t.documents.c.id == t.deliveries.c.document_id)
+                )
+                .where(t.deliveries.c.id == delivery_id, self._addressed(agency_codes))
+            )
+        ).first()
+        if row is None:
+            # Same answer for "no such delivery" and "not yours": reveal nothing.
+            raise NotFoundError(
+                f"No delivery {delivery_id} is addressed to your agencies.",
+                code="inbox.not-found",
+                details={"delivery_id": delivery_id},
+            )
+        return self._inbox_item(row)
+
+    async def fetch_delivery(
+        self, delivery_id: int, agency_codes: Sequence[str], *, actor: str | None = None
+    ) -> tuple[InboxItem, bytes]:
+        """The delivery and the packet's original bytes; a pending delivery becomes
+        ``fetched`` (event ``delivery.fetched``). ``NotFoundError`` when it is not
+        addressed to these agencies."""
+        async with self._write() as conn:
+            item = await self._addressed_item(conn, delivery_id, agency_codes)
+            data = (
+                await conn.execute(
+                    sa.select(t.packets.c.data).where(t.packets.c.document_id == item.document_id)
+                )
+            ).scalar_one()
+            if item.state == "pending":
+                now = self._now()
+                await conn.execute(
+                    t.deliveries.update()
+                    .where(t.deliveries.c.id == delivery_id, t.deliveries.c.state == "pending")
+                    .values(state="fetched", fetched_at=now)
+                )
+                await conn.execute(
+                    t.events.insert(),
+                    self._event_row(
+                        "delivery.fetched",
+                        now,
+                        document_id=item.document_id,
+                        agency_code=item.target_code,
+                        actor=actor,
+                        detail={"delivery_id": delivery_id},
+                    ),
+                )
+                item = dataclasses.replace(item, state="fetched", fetched_at=now)
+        return item, bytes(data)
+
+    async def ack_delivery(
+        self, delivery_id: int, agency_codes: Sequence[str], *, actor: str | None = None
+    ) -> bool:
+        """Acknowledge a delivery. The first acknowledgement marks it ``acked``, counts
+        ``acknowledged`` for the target agency and records ``delivery.acked``; it
+        returns True. Any later one changes nothing and returns False."""
+        async with self._write() as conn:
+            item = await self._addressed_item(conn, delivery_id, agency_codes)
+            now = self._now()
+            res = await conn.execute(
+                t.deliveries.update()
+                .where(t.deliveries.c.id == delivery_id, t.deliveries.c.state.in_(_OPEN_STATES))
+                .values(state="acked", acked_at=now)
+            )
+            if res.rowcount == 0:
+                return False
+            tier = (
+                await conn.execute(
+                    sa.select(t.deliveries.c.target_tier).where(t.deliveries.c.id == delivery_id)
+                )
+            ).scalar()
+            inc: Counter[CounterKey] = Counter()
+            key: CounterKey = (
+                counter_day(now),
+                item.target_code,
+                tier or "",
+                "acknowledged",
+                item.verdict,
+                "internal",
+            )
+            inc[key] += 1
+            await self._count(conn, inc)
+            await conn.execute(
+                t.events.insert(),
+                self._event_row(
+                    "delivery.acked",
+                    now,
+                    document_id=item.document_id,
+                    agency_code=item.target_code,
+                    actor=actor,
+                    detail={"delivery_id": delivery_id, "tier": tier, "verdict": item.verdict},
+                ),
+            )
+        return True
+
+    # --- documents ---------------------------------------------------------------------
+
+    @staticmethod
+    def _delivery_info(row: sa.Row[Any]) -> DeliveryInfo:
+        m = row._mapping
+        return DeliveryInfo(
+            delivery_id=m["id"],
+            recipient_code=m["recipient_code"],
+            target_code=m["target_code"],
+            target_tier=m["target_tier"],
+            route=m["route"],
+            state=m["state"],
+            attempts=m["attempts"],
+            created_at=m["created_at"],
+            fetched_at=m["fetched_at"],
+            acked_at=m["acked_at"],
+            last_error=m["last_error"],
+            remote_id=m["remote_id"],
+        )
+
+    async def _documents(self, conn: AsyncConnection, q: sa.Select[Any]) -> list[DocumentRecord]:
+        docs = (await conn.execute(q)).all()
+        if not docs:
+            return []
+        ids = [d._mapping["id"] for d in docs]
+        drows = (
+            await conn.execute(
+                sa.select(t.deliveries)
+                .where(t.deliveries.c.document_id.in_(ids))
+                .order_by(t.deliveries.c.id)
+            )
+        ).all()
+        by_doc: dict[str, list[DeliveryInfo]] = {}
+        for r in drows:
+            by_doc.setdefault(r._mapping["document_id"], []).append(self._delivery_info(r))
+        out = []
+        for d in docs:
+            m = dict(d._mapping)
+            m["verdict_reasons"] = tuple(json.loads(m["verdict_reasons"]))
+            m["answer"] = json.loads(m["answer"])
+            m.pop("dedup_key", None)
+            m["deliveries"] = tuple(by_doc.get(m["id"], ()))
+            out.append(DocumentRecord(**m))
+        return out
+
+    async def get_document(self, document_id: str) -> DocumentRecord:
+        """A document's metadata and deliveries; ``NotFoundError`` if unknown.
+
+        No access check here: the API layer decides who may see it.
+        """
+        async with self._read() as conn:
+            found = await self._documents(
+                conn, sa.select(t.documents).where(t.documents.c.id == document_id)
+            )
+        if not found:
+            raise NotFoundError(
+                f"Document {document_id} does not exist.",
+                code="documents.not-found",
+                details={"document_id": document_id},
+            )
+        return found[0]
+
+    async def get_packet(self, document_id: str) -> bytes:
+        """The original bytes of a stored packet (no access check)."""
+        async with self._read() as conn:
+            data = (
+                await conn.execute(
+                    sa.select(t.packets.c.data).where(t.packets.c.document_id == document_id)
+                )
+            ).scalar()
+        if data is None:
+            raise NotFoundError(
+                f"Document {document_id} does not exist.",
+                code="documents.not-found",
+                details={"document_id": document_id},
+            )
+        return bytes(data)
+
+    async def find_document(
+        self, sender_code: str, edxml_document_id: str, *, kind: str = "document"
+    ) -> DocumentRecord | None:
+        """The latest stored packet of ``sender_code`` with this edXML DocumentId."""
+        q = (
+            sa.select(t.documents)
+            .where(
+                t.documents.c.sender_code == normalize_code(sender_code),
+                t.documents.c.edxml_document_id == edxml_document_id,
+                t.documents.c.kind == kind,
+            )
+            .order_by(t.documents.c.received_at.desc())
+            .limit(1)
+        )
+        async with self._read() as conn:
+            found = await self._documents(conn, q)
+        return found[0] if found else None
+
+    async def sent_by(
+        self,
+        agency_codes: Sequence[str],
+        *,
+        kind: str | None = None,
+        edxml_document_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[DocumentRecord]:
+        """Packets sent by these agencies (codes or globs), newest first, with the
+        state of every delivery."""
+        q = sa.select(t.documents).where(_codes_clause(t.documents.c.sender_code, agency_codes))
+        if kind is not None:
+            q = q.where(t.documents.c.kind == kind)
+        if edxml_document_id is not None:
+            q = q.where(t.documents.c.edxml_document_id == edxml_document_id)
+        if since is not None:
+            q = q.where(t.documents.c.received_at >= since)
+        if until is not None:
+            q = q.where(t.documents.c.received_at <= until)
+        q = q.order_by(t.documents.c.received_at.desc(), t.documents.c.id.desc()).limit(
+            max(1, min(limit, 10_000))
+        )
+        async with self._read() as conn:
+            return await self._documents(conn, q)
+
+    async def document_trace(self, document_id: str) -> list[TraceEvent]:
+        """Every event of a document and of the statuses naming it, in order.
+
+        ``NotFoundError`` when the document is unknown.
+        """
+        e, d = t.events.c, t.documents.c
+        related = sa.select(d.id).where(d.related_document_id == document_id)
+        q = (
+            sa.select(
+                e.id,
+                e.at,
+                e.kind,
+                e.node,
+                e.document_id,
+                e.agency_code,
+                e.actor,
+                d.status_code,
+                e.detail,
+            )
+            .select_from(t.events.outerjoin(t.documents, d.id == e.document_id))
+            .where(sa.or_(e.document_id == document_id, e.document_id.in_(related)))
+            .order_by(e.id)
+        )
+        async with self._read() as conn:
+            exists = (await conn.execute(sa.select(d.id).where(d.id == document_id))).first()
+            if exists is None:
+                raise NotFoundError(
+                    f"Document {document_id} does not exist.",
+                    code="documents.not-found",
+                    details={"document_id": document_id},
+                )
+            rows = (await conn.execute(q)).all()
+        return [
+            TraceEvent(
+                id=r[0],
+                at=r[1],
+                kind=r[2],
+                node=r[3],
+                document_id=r[4],
+                agency_code=r[5],
+                actor=r[6],
+                status_code=r[7],
+                detail=json.loads(r[8]),
+            )
+            for r in rows
+        ]
+
+    # --- counters ----------------------------------------------------------------------
+
+    async def counter_rows(
+        self,
+        day_from: date | None = None,
+        day_to: date | None = None,
+        *,
+        agency_codes: Sequence[str] | None = None,
+        tier: str | None = None,
+        direction: str | None = None,
+    ) -> list[CounterRow]:
+        """Counter rows between two reporting days (inclusive), sorted."""
+        c = t.counters.c
+        q = sa.select(c.day, c.agency_code, c.tier, c.direction, c.verdict, c.scope, c.count)
+        if day_from is not None:
+            q = q.where(c.day >= day_from)
+        if day_to is not None:
+            q = q.where(c.day <= day_to)
+        if agency_codes is not None:
+            q = q.where(_codes_clause(c.agency_code, agency_codes))
+        if tier is not None:
+            q = q.where(c.tier == tier)
+        if direction is not None:
+            q = q.where(c.direction == direction)
+        async with self._read() as conn:
+            rows = (await conn.execute(q)).all()
+        return sorted(
+            CounterRow(
+                day=r[0],
+                agency_code=_none_if_empty(r[1]),
+                tier=cast(Any, _none_if_empty(r[2])),
+                direction=r[3],
+                verdict=_none_if_empty(r[4]),
+                scope=r[5],
+                count=int(r[6]),
+            )
+            for r in rows
+        )
+
+    async def recount_from_events(self) -> list[CounterRow]:
+        """The counters recomputed from the audit events alone (a consistency check:
+        it must equal ``counter_rows()``)."""
+        e = t.events.c
+        async with self._read() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(e.at, e.kind, e.agency_code, e.detail)
+                    .where(e.kind.in_(("packet.accepted", "packet.refused", "delivery.acked")))
+                    .order_by(e.id)
+                )
+            ).all()
+        inc: Counter[CounterKey] = Counter()
+        for at, kind, agency, detail_text in rows:
+            detail = json.loads(detail_text)
+            day = counter_day(at)
+            if kind == "packet.accepted":
+                verdict = detail["verdict"]
+                inc[
+                    (day, agency, detail["sender_tier"] or "", "sent", verdict, detail["scope"])
+                ] += 1
+                for code, tier in detail["receipts"]:
+                    inc[(day, code, tier, "received", verdict, "internal")] += 1
+            elif kind == "packet.refused":
+                key: CounterKey = (
+                    day,
+                    agency or "",
+                    detail["sender_tier"] or "",
+                    "refused",
+                    detail["verdict"] or "",
+                    "internal",
+                )
+                inc[key] += 1
+            else:
+                inc[
+                    (
+                        day,
+                        agency,
+                        detail["tier"] or "",
+                        "acknowledged",
+                        detail["verdict"],
+                        "internal",
+                    )
+                ] += 1
+        return sorted(
+            CounterRow(
+                day=k[0],
+                agency_code=_none_if_empty(k[1]),
+                tier=cast(Any, _none_if_empty(k[2])),
+                direction=k[3],
+                verdict=_none_if_empty(k[4]),
+                scope=k[5],
+                count=n,
+            )
+            for k, n in inc.items()
+        )
+
+
+def _store_error(exc: sa.exc.SQLAlchemyError) -> AxisError:
+    """Map a database failure at the boundary (never leak SQL text or parameters)."""
+    if isinstance(exc, sa.exc.IntegrityError):
+        return StoreError(
+            "The database refused a write that breaks an integrity rule.",
+            code="store.integrity",
+        )
+    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.TimeoutError):
+        orig = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+        return StoreError(
+            f"The database is unavailable ({type(orig).__name__}).",
+            code="store.unavailable",
+        )
+    return StoreError(
+        f"The database failed ({type(exc).__name__}).",
+        code="store.error",
+    )
+
+
+# --- opening -------------------------------------------------------------------------------
+
+
+def _sqlite_events(engine: AsyncEngine, *, writer: bool) -> None:
+    @sa.event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=FULL",
+            "PRAGMA foreign_keys=ON",
+            "PRAGMA busy_timeout=30000",
+            "PRAGMA case_sensitive_like=ON",
+        ):
+            cur.execute(pragma)
+        cur.close()
+
+    @sa.event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+
+async def open_store(
+    url: str,
+    *,
+    secret_key: bytes | None = None,
+    schema: str | None = None,
+    node: str | None = None,
+    now: Callable[[], datetime] = utcnow,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    pool_timeout: float = 30.0,
+) -> Store:
+    """Open (and create if absent) the store at a SQLAlchemy async URL.
+
+    ``sqlite+aiosqlite:///path/axis.db`` (the directory is created) or
+    ``postgresql+asyncpg://user@host/db``. ``schema`` (PostgreSQL only) puts every table
+    in that schema, created if missing (tests use one fresh schema each).
+    ``secret_key`` (32 bytes) encrypts the systems' HMAC secrets; without it systems can
+    be read but not added and their secrets not read. ``node`` names this daemon in the
+    audit events. ``now`` is the clock (aware UTC datetimes).
+    """
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise ConfigError(
+            "database.url is not a valid SQLAlchemy URL.", code="config.bad-database-url"
+        ) from None
+    backend = parsed.get_backend_name()
+    box = SecretBox(secret_key) if secret_key is not None else None
+    if backend == "sqlite":
+        db = parsed.database
+        if not db or db == ":memory:" or db.startswith("file:"):
+            raise ConfigError(
+                "database.url must name an SQLite file (in-memory databases are not durable).",
+                code="config.bad-database-url",
+            )
+        Path(db).parent.mkdir(parents=True, exist_ok=True)
+        write_engine = create_async_engine(
+            parsed, pool_size=1, max_overflow=0, pool_timeout=pool_timeout
+        )
+        read_engine = create_async_engine(
+            parsed, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout
+        )
+        _sqlite_events(write_engine, writer=True)
+        _sqlite_events(read_engine, writer=False)
+    elif backend == "postgresql":
+        connect_args: dict[str, Any] = {}
+        if schema is not None:
+            if _SCHEMA_NAME_RE.fullmatch(schema) is None:
+                raise ConfigError(
+                    f"Schema name {schema!r} must be lowercase letters, digits and '_'.",
+                    code="config.bad-schema",
+                )
+            boot = create_async_engine(parsed, poolclass=sa.pool.NullPool)
+            try:
+                async with boot.begin() as conn:
+                    await conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            except sa.exc.SQLAlchemyError as exc:
+                raise _store_error(exc) from exc
+            finally:
+                await boot.dispose()
+            connect_args["server_settings"] = {"search_path": schema}
+        write_engine = create_async_engine(
+            parsed,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+            pool_pre_ping=True,
+            connect_args=connect_args,
+        )
+        read_engine = write_engine
+    else:
+        raise ConfigError(
+            f"database.url uses {backend!r}; Axis supports sqlite+aiosqlite and "
+            "postgresql+asyncpg.",
+            code="config.bad-database-url",
+        )
+    store = Store(read_engine=read_engine, write_engine=write_engine, box=box, node=node, now=now)
+    try:
+        await _create_schema(store, write_engine, now())
+    except BaseException:
+        await store.close()
+        raise
+    return store
+
+
+async def _create_schema(store: Store, engine: AsyncEngine, now: datetime) -> None:
+    try:
+        async with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                # Serialize schema creation between nodes starting at once.
+                await conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7271001)")
+            await conn.run_sync(t.metadata.create_all)
+            version = (
+                await conn.execute(sa.select(sa.func.max(t.schema_version.c.version)))
+            ).scalar()
+            if version is None:
+                await conn.execute(
+                    t.schema_version.insert(),
+                    {"version": t.SCHEMA_VERSION, "applied_at": now},
+                )
+            elif version > t.SCHEMA_VERSION:
+                raise StoreError(
+                    f"The database schema is version {version}; this Axis knows "
+                    f"up to {t.SCHEMA_VERSION}. Upgrade Axis.",
+                    code="store.schema-too-new",
+                )
+    except sa.exc.SQLAlchemyError as exc:
+        raise _store_error(exc) from exc
