@@ -112,7 +112,7 @@ async def _read_body(
         return b""
     lookup = {k.lower(): v for k, v in headers}
     if "chunked" in lookup.get("transfer-encoding", "").lower():
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             size_line = await reader.readuntil(b"\r\n")
             size = int(size_line.split(b";", 1)[0].strip(), 16)

@@ -59,6 +59,7 @@ __all__ = [
     "SignedParams",
     "UnknownSystem",
     "VxpAuthError",
+    "WireRecord",
     "call_params",
     "check_hash_file",
     "envelope_fail",
@@ -630,7 +631,7 @@ def _text(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-class _Record:
+class WireRecord:
     """Mixin: a frozen record with a wire-name map (``_WIRE``: attribute -> JSON key)."""
 
     _WIRE: ClassVar[tuple[tuple[str, str], ...]]
@@ -664,7 +665,7 @@ class _Record:
 
 
 @dataclass(frozen=True)
-class ReceivedItem(_Record):
+class ReceivedItem(WireRecord):
     """One item of getReceivedEdocList's ``data``."""
 
     doc_id: str
@@ -692,7 +693,7 @@ class ReceivedItem(_Record):
 
 
 @dataclass(frozen=True)
-class SentItem(_Record):
+class SentItem(WireRecord):
     """One item of getSentEdocList's ``data``."""
 
     sender_doc_id: str
@@ -730,7 +731,7 @@ class SentItem(_Record):
 
 
 @dataclass(frozen=True)
-class AgencyItem(_Record):
+class AgencyItem(WireRecord):
     """One item of getAgenciesList's ``data`` (``id``/``pid`` kept as text)."""
 
     id: str
