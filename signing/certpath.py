@@ -825,7 +825,10 @@ def validate_signer(
         if walked is None:
             return PathResult(
                 Outcome.UNTRUSTED,
-                (f"No path from the signer certificate '{who}' to a trust anchor: {error}.",),
+                (
+                    f"No path from the signer certificate '{who}' to a trust anchor.",
+                    f"Path builder: {error}.",
+                ),
             )
         timing = _time_problem(walked, at)
         if timing is not None:
