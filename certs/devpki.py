@@ -356,6 +356,8 @@ def init_dev_pki(
             code="pki.exists",
         )
     base.mkdir(parents=True, exist_ok=True)
+    # The manifest goes first and comes back last: a run cut short leaves no manifest.
+    (base / "manifest.json").unlink(missing_ok=True)
     if overwrite and (base / "agencies").is_dir():
         for old in (base / "agencies").iterdir():
             if old.suffix in {".pem", ".key"}:

@@ -462,9 +462,7 @@ def test_ocsp_response(
     assert resp.this_update_utc == NOW
     assert (
         resp.responder_key_hash
-        == x509.SubjectKeyIdentifier.from_public_key(
-            ca.cert.public_key()
-        ).digest
+        == x509.SubjectKeyIdentifier.from_public_key(ca.cert.public_key()).digest
     )
     request = ocsp.OCSPRequestBuilder().add_certificate(agency.cert, ca.cert, hashes.SHA1()).build()
     assert resp.issuer_key_hash == request.issuer_key_hash
