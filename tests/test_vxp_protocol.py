@@ -31,6 +31,7 @@ from adapters.vxp.protocol import (
     java_hashmap_order,
     parse_envelope,
     parse_timestamp,
+    read_signature,
     sign_headers,
     unframe_edoc,
     verify_request,
@@ -266,6 +267,18 @@ def test_refusal_codes() -> None:
         verify_request(as_headers(good), lambda _s: None)
     assert info.value.code == "vxp.unknown-system"
     assert info.value.http_status == 401
+
+
+def test_two_step_verification_for_async_secret_lookup(captures: list[WireRequest]) -> None:
+    c = captures[0]
+    pending = read_signature(as_headers(c.headers))
+    assert pending.systemid == CAPTURE_SYSTEMID
+    assert CAPTURE_SECRET not in repr(pending)
+    assert pending.verify(CAPTURE_SECRET) == verify_request(as_headers(c.headers), secrets)
+    for secret, code in ((None, "vxp.unknown-system"), ("other", "vxp.bad-hmac")):
+        with pytest.raises(AuthError) as info:
+            pending.verify(secret)
+        assert info.value.code == code
 
 
 def test_systemid_comes_from_inside_the_signed_json() -> None:

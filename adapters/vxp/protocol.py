@@ -58,6 +58,7 @@ __all__ = [
     "SentItem",
     "SignedParams",
     "UnknownSystem",
+    "UnverifiedSignature",
     "VxpAuthError",
     "WireRecord",
     "call_params",
@@ -72,6 +73,7 @@ __all__ = [
     "java_hashmap_order",
     "parse_envelope",
     "parse_timestamp",
+    "read_signature",
     "sign_headers",
     "unframe_edoc",
     "verify_request",
@@ -381,22 +383,53 @@ def _pairs_no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def verify_request(
-    headers: Mapping[str, str], secret_for: Callable[[str], str | None]
-) -> SignedParams:
-    """Check a VXP request's HMAC and return its signed parameters.
+@dataclass(frozen=True)
+class UnverifiedSignature:
+    """A request's signature parts, read but NOT yet checked (:func:`read_signature`).
 
-    ``headers`` is case-insensitive (aiohttp's ``CIMultiDictProxy``; a plain dict is
-    searched case-insensitively). The ``XroadVnpt-sign-header`` text is used exactly as
-    received: aiohttp decodes header bytes as UTF-8 with ``surrogateescape``, so
-    re-encoding the same way gives back the bytes that were on the wire. ``systemid`` is
-    read from INSIDE the signed JSON, its secret looked up with ``secret_for`` (None =
-    unknown), and the HMAC compared in constant time. Every ``XroadVnpt-*`` header outside
-    the signed JSON, or disagreeing with it, is ignored; so is ``sign-header-key``.
+    ``systemid`` is only a claim until :meth:`verify` succeeds; it is exposed so that a
+    server can look the secret up asynchronously (in its store) between the two steps.
+    """
 
-    Raises ``MissingSignature``, ``BadSignHeader`` (not UTF-8, not a JSON object of
-    strings, a duplicate or unprefixed key, no systemid, the header sent twice),
-    ``UnknownSystem`` or ``BadHmac``.
+    systemid: str
+    _params: dict[str, str] = field(repr=False, hash=False)
+    _raw: bytes = field(repr=False)
+    _mac: bytes = field(repr=False)
+
+    def verify(self, secret: str | None) -> SignedParams:
+        """Check the HMAC with ``secret`` (None = the system is unknown).
+
+        Raises ``UnknownSystem`` or ``BadHmac``; returns the signed parameters.
+        """
+        sid = self.systemid[:80]
+        if secret is None:
+            raise UnknownSystem(
+                f"The system {sid!r} is not registered.",
+                code="vxp.unknown-system",
+                details={"systemid": sid},
+            )
+        expected = hash_header(self._raw, secret).encode("ascii")
+        if not hmac.compare_digest(expected, self._mac):
+            raise BadHmac(
+                f"{HASH_HEADER} does not match the signed header for system {sid!r}.",
+                code="vxp.bad-hmac",
+                details={"systemid": sid},
+            )
+        params = dict(self._params)
+        timestamp: datetime | None = None
+        if "timestamp" in params:
+            try:
+                timestamp = parse_timestamp(params["timestamp"])
+            except InputError:
+                timestamp = None
+        return SignedParams(systemid=self.systemid, params=params, timestamp=timestamp)
+
+
+def read_signature(headers: Mapping[str, str]) -> UnverifiedSignature:
+    """Step 1 of :func:`verify_request`: read and parse the signature headers.
+
+    Raises ``MissingSignature`` or ``BadSignHeader``. Nothing in the result may be
+    trusted before :meth:`UnverifiedSignature.verify` returns.
     """
     text = _single(headers, SIGN_HEADER)
     mac = _single(headers, HASH_HEADER)
@@ -434,28 +467,30 @@ def verify_request(
         raise BadSignHeader(
             f"{SIGN_HEADER} names no XroadVnpt-systemid.", code="vxp.bad-sign-header"
         )
-    secret = secret_for(systemid)
-    if secret is None:
-        raise UnknownSystem(
-            f"The system {systemid[:80]!r} is not registered.",
-            code="vxp.unknown-system",
-            details={"systemid": systemid[:80]},
-        )
-    expected = hash_header(raw, secret).encode("ascii")
     got = mac.strip().lower().encode("utf-8", "surrogateescape")
-    if not hmac.compare_digest(expected, got):
-        raise BadHmac(
-            f"{HASH_HEADER} does not match the signed header for system {systemid[:80]!r}.",
-            code="vxp.bad-hmac",
-            details={"systemid": systemid[:80]},
-        )
-    timestamp: datetime | None = None
-    if "timestamp" in params:
-        try:
-            timestamp = parse_timestamp(params["timestamp"])
-        except InputError:
-            timestamp = None
-    return SignedParams(systemid=systemid, params=params, timestamp=timestamp)
+    return UnverifiedSignature(systemid, params, raw, got)
+
+
+def verify_request(
+    headers: Mapping[str, str], secret_for: Callable[[str], str | None]
+) -> SignedParams:
+    """Check a VXP request's HMAC and return its signed parameters.
+
+    ``headers`` is case-insensitive (aiohttp's ``CIMultiDictProxy``; a plain dict is
+    searched case-insensitively). The ``XroadVnpt-sign-header`` text is used exactly as
+    received: aiohttp decodes header bytes as UTF-8 with ``surrogateescape``, so
+    re-encoding the same way gives back the bytes that were on the wire. ``systemid`` is
+    read from INSIDE the signed JSON, its secret looked up with ``secret_for`` (None =
+    unknown), and the HMAC compared in constant time. Every ``XroadVnpt-*`` header outside
+    the signed JSON, or disagreeing with it, is ignored; so is ``sign-header-key``.
+
+    Raises ``MissingSignature``, ``BadSignHeader`` (not UTF-8, not a JSON object of
+    strings, a duplicate or unprefixed key, no systemid, the header sent twice),
+    ``UnknownSystem`` or ``BadHmac``. For an asynchronous secret lookup use the two steps
+    ``read_signature(headers)`` then ``.verify(await lookup(sig.systemid))``.
+    """
+    unverified = read_signature(headers)
+    return unverified.verify(secret_for(unverified.systemid))
 
 
 # --------------------------------------------------------------------------- per-call params
