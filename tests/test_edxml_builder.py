@@ -34,7 +34,7 @@ from tests.edxml_strategies import document_packets, status_packets
 def test_document_round_trip(packet: DocumentPacket) -> None:
     data = build_packet(packet)
     assert data.startswith(XML_DECLARATION)
-    root, read = load_packet(data)  # hardened parse + schema + read
+    _root, read = load_packet(data)  # hardened parse + schema + read
     assert read == packet
     assert read.business_type is packet.business.business_doc_type
 
