@@ -134,3 +134,10 @@ def test_load_pem_bundle(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         profiles.load_pem_bundle(path)
     assert info.value.code == "trust.bad-certificate"
+
+
+def test_certs_trust_is_the_same_api() -> None:
+    from certs import trust
+
+    assert trust.load_profile is profiles.load_profile
+    assert [fp(c) for c in trust.load_profile("gov-vn")] == list(EXPECTED.values())
