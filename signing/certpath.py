@@ -792,6 +792,12 @@ def validate_signer(
             f"The signer certificate must be an x509.Certificate, not {type(leaf).__name__}.",
             code="sig.certificate-invalid",
         )
+    for extra in extra_certs:
+        if not isinstance(extra, x509.Certificate):
+            raise SignatureError(
+                f"Every extra certificate must be an x509.Certificate, not {type(extra).__name__}.",
+                code="sig.certificate-invalid",
+            )
     who = _name_of(leaf)
 
     # 1. the leaf's own validity window
@@ -966,10 +972,13 @@ class PathCache:
         ``at``. ``validator`` replaces :func:`validate_signer` (for instrumentation)."""
         key = self.key(leaf, extra_certs, trust, revocation, policy)
         hit = self.lookup(key, at)
+        with self._lock:
+            if hit is not None:
+                self.hits += 1
+            else:
+                self.misses += 1
         if hit is not None:
-            self.hits += 1
             return hit
-        self.misses += 1
         result = (validator or validate_signer)(
             leaf, extra_certs, trust=trust, revocation=revocation, policy=policy, at=at
         )

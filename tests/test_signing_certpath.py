@@ -889,3 +889,16 @@ def test_revocation_data_from_bytes(leaf: pki.Issued, ca: pki.Issued) -> None:
     with pytest.raises(SignatureError) as info:
         RevocationData.from_bytes(ocsp_responses=[b"garbage"])
     assert info.value.code == "sig.ocsp-unreadable"
+
+
+def test_non_certificates_are_refused(leaf: pki.Issued, trust: TrustStore) -> None:
+    with pytest.raises(SignatureError) as info:
+        validate_signer(
+            leaf.cert,
+            [b"not a certificate"],  # type: ignore[list-item]
+            trust=trust,
+            revocation=RevocationData(),
+            policy=SOFT,
+            at=NOW,
+        )
+    assert info.value.code == "sig.certificate-invalid"
