@@ -461,7 +461,9 @@ def _read_profile(sig: etree._Element) -> _Profile:
 
 def _read_key_info(key_info: etree._Element) -> tuple[x509.Certificate, ...]:
     x509_data: list[etree._Element] = []
-    for child in _children(key_info):
+    # KeyInfo has mixed content in the XMLDSig schema: text there is allowed (and,
+    # like all of KeyInfo, neither signed nor read).
+    for child in key_info.iterchildren(tag=etree.Element):
         if child.tag == DS + "X509Data":
             x509_data.append(child)
         elif child.tag != DS + "KeyName":
