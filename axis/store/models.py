@@ -260,7 +260,7 @@ class TraceEvent:
     detail: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class CounterRow:
     """One counter: ``count`` events of ``direction`` for an agency on a day (UTC+7)."""
 
@@ -271,6 +271,17 @@ class CounterRow:
     verdict: str | None
     scope: Scope
     count: int
+
+    def sort_key(self) -> tuple[date, str, str, str, str, str]:
+        """The order of ``counter_rows`` (day, agency, tier, direction, verdict, scope)."""
+        return (
+            self.day,
+            self.agency_code or "",
+            self.tier or "",
+            self.direction,
+            self.verdict or "",
+            self.scope,
+        )
 
 
 # --- directory extras and systems ---------------------------------------------------------

@@ -89,6 +89,11 @@ def _codes_clause(column: sa.ColumnElement[Any], patterns: Sequence[str]) -> sa.
     return sa.or_(*clauses) if clauses else sa.false()
 
 
+def _fingerprint(value: str) -> str:
+    """A SHA-256 fingerprint as stored: lowercase hex, colons and blanks removed."""
+    return value.replace(":", "").replace(" ", "").lower()
+
+
 def _none_if_empty(value: str) -> str | None:
     return value or None
 
@@ -430,7 +435,7 @@ class Store:
                 (
                     await conn.execute(
                         sa.select(t.agency_certs.c.agency_code).where(
-                            t.agency_certs.c.sha256 == sha256.lower()
+                            t.agency_certs.c.sha256 == _fingerprint(sha256)
                         )
                     )
                 ).scalar(),
@@ -476,7 +481,9 @@ class Store:
                     "role": new.role,
                     "secret_enc": self._box.seal(new.secret, context=system_id),
                     "token_sha256": hash_token(new.token),
-                    "client_cert_sha256": new.client_cert_sha256,
+                    "client_cert_sha256": (
+                        _fingerprint(new.client_cert_sha256) if new.client_cert_sha256 else None
+                    ),
                     "created_at": now,
                     "disabled": False,
                 },
@@ -557,7 +564,7 @@ class Store:
         """The enabled system registered with this client certificate (mTLS)."""
         found = await self._systems(
             sa.and_(
-                t.systems.c.client_cert_sha256 == sha256.lower(),
+                t.systems.c.client_cert_sha256 == _fingerprint(sha256),
                 t.systems.c.disabled.is_(False),
             )
         )
@@ -1187,16 +1194,19 @@ class Store:
         async with self._read() as conn:
             rows = (await conn.execute(q)).all()
         return sorted(
-            CounterRow(
-                day=r[0],
-                agency_code=_none_if_empty(r[1]),
-                tier=cast(Any, _none_if_empty(r[2])),
-                direction=r[3],
-                verdict=_none_if_empty(r[4]),
-                scope=r[5],
-                count=int(r[6]),
-            )
-            for r in rows
+            [
+                CounterRow(
+                    day=r[0],
+                    agency_code=_none_if_empty(r[1]),
+                    tier=cast(Any, _none_if_empty(r[2])),
+                    direction=r[3],
+                    verdict=_none_if_empty(r[4]),
+                    scope=r[5],
+                    count=int(r[6]),
+                )
+                for r in rows
+            ],
+            key=CounterRow.sort_key,
         )
 
     async def recount_from_events(self) -> list[CounterRow]:
@@ -1244,16 +1254,19 @@ class Store:
                     )
                 ] += 1
         return sorted(
-            CounterRow(
-                day=k[0],
-                agency_code=_none_if_empty(k[1]),
-                tier=cast(Any, _none_if_empty(k[2])),
-                direction=k[3],
-                verdict=_none_if_empty(k[4]),
-                scope=k[5],
-                count=n,
-            )
-            for k, n in inc.items()
+            [
+                CounterRow(
+                    day=k[0],
+                    agency_code=_none_if_empty(k[1]),
+                    tier=cast(Any, _none_if_empty(k[2])),
+                    direction=k[3],
+                    verdict=_none_if_empty(k[4]),
+                    scope=k[5],
+                    count=n,
+                )
+                for k, n in inc.items()
+            ],
+            key=CounterRow.sort_key,
         )
 
 
