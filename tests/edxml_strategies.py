@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from hypothesis import strategies as st
 
 from edxml.model import (
@@ -52,8 +54,12 @@ organ_ids = st.builds(
     st.sampled_from("GHKA"),
     st.integers(1, 99),
 )
-dates = st.dates().map(lambda d: d.strftime("%Y/%m/%d"))
-timestamps = st.datetimes().map(lambda d: d.strftime("%Y/%m/%d %H:%M:%S"))
+dates = st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2024, 12, 31)).map(
+    lambda d: d.strftime("%Y/%m/%d")
+)
+timestamps = st.datetimes(min_value=dt.datetime(1990, 1, 1), max_value=dt.datetime(2100, 1, 1)).map(
+    lambda d: d.strftime("%Y/%m/%d %H:%M:%S")
+)
 
 
 def organizations() -> st.SearchStrategy[Organization]:
