@@ -306,6 +306,7 @@ def _read_document(
     message_header: etree._Element,
     signature: SignatureKind,
 ) -> DocumentPacket:
+    message = _message_header(message_header)
     trace = _required(header, "TraceHeaderList", "edXMLHeader")
     business = _child(trace, "Bussiness", "Business")
     if business is None:
@@ -313,7 +314,7 @@ def _read_document(
     body = _child(envelope, "edXMLBody")
     manifest = _child(body, "edXMLManifest") if body is not None else None
     return DocumentPacket(
-        header=_message_header(message_header),
+        header=message,
         trace_headers=tuple(
             TraceHeader(
                 organ_id=_value(_child(t, "OrganId")) or "",
