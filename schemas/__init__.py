@@ -125,6 +125,7 @@ def validate(root: etree._Element) -> PacketKind:
     )
 
 
+_FACET: Final = re.compile(r"^\[facet '[^']*'\] ")
 _ELEMENT_IN_MESSAGE: Final = re.compile(r"^Element '([^']+)'(?:, attribute '([^']+)')?: ?")
 
 
@@ -143,5 +144,5 @@ def _describe(entry: etree._LogEntry) -> dict[str, object]:
     if match:
         element = match.group(1) + (f"/@{match.group(2)}" if match.group(2) else "")
         message = message[match.end() :]
-    message = message.strip().rstrip(".")
+    message = _FACET.sub("", message).strip().rstrip(".")
     return {"line": entry.line, "element": element, "message": message}
