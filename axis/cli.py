@@ -14,6 +14,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "axis.commands.validate",
     "axis.commands.signing",
     "axis.commands.pki",
+    "axis.commands.serve",
     "axis.commands.demo",
     "axis.commands.agencies",
     "axis.commands.systems",

@@ -42,13 +42,13 @@ class CounterLike(Protocol):
     @property
     def day(self) -> date: ...
     @property
-    def agency_code(self) -> str: ...
+    def agency_code(self) -> str | None: ...
     @property
-    def tier(self) -> str: ...
+    def tier(self) -> str | None: ...
     @property
     def direction(self) -> str: ...
     @property
-    def verdict(self) -> str: ...
+    def verdict(self) -> str | None: ...
     @property
     def scope(self) -> str: ...
     @property
@@ -129,11 +129,14 @@ class ExchangeLine:
         }
 
 
+UNKNOWN = "(unknown)"  # refusals of packets whose sender could not be read
+
+
 def _key_fn(by: GroupBy) -> Callable[[CounterLike], str]:
     if by == "agency":
-        return lambda r: r.agency_code
+        return lambda r: r.agency_code or UNKNOWN
     if by == "tier":
-        return lambda r: r.tier
+        return lambda r: r.tier or UNKNOWN
     if by == "day":
         return lambda r: r.day.isoformat()
     if by == "month":
@@ -154,7 +157,7 @@ def exchange_report(
         line = lines.get(key)
         if line is None:
             line = lines[key] = ExchangeLine(key)
-        line.add(row.direction, row.verdict, row.count)
+        line.add(row.direction, row.verdict or "none", row.count)
     return [lines[k] for k in sorted(lines)]
 
 

@@ -1,0 +1,79 @@
+"""What both APIs share: typed app keys, the body reader with a cap, error rendering."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from axis_errors import AxisError, InputError
+
+if TYPE_CHECKING:
+    from axis.app import Services
+
+log = logging.getLogger("axis.api")
+
+SERVICES: web.AppKey[Services] = web.AppKey("services")
+REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def services(request: web.Request) -> Services:
+    return request.app[SERVICES]
+
+
+async def read_body(request: web.Request, cap: int) -> bytes:
+    """Read the body, refusing more than ``cap`` bytes without buffering them."""
+    if request.content_length is not None and request.content_length > cap:
+        raise InputError(
+            f"The body is {request.content_length} bytes; this axis accepts at most {cap}.",
+            code="input.too-large",
+            details={"limit": cap},
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > cap:
+            raise InputError(
+                f"The body exceeds this axis's limit of {cap} bytes.",
+                code="input.too-large",
+                details={"limit": cap},
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def json_response(data: Any, *, status: int = 200) -> web.Response:
+    return web.Response(
+        text=json.dumps(data, ensure_ascii=False, default=str),
+        status=status,
+        content_type="application/json",
+        charset="utf-8",
+    )
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Give every request an id that follows it into logs (and back in a header)."""
+    rid = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
+    request[REQUEST_ID] = rid
+    response = await handler(request)
+    response.headers["X-Request-Id"] = rid
+    return response
+
+
+def log_refusal(request: web.Request, exc: AxisError) -> None:
+    log.info(
+        "refused %s %s: [%s] %s (request %s)",
+        request.method,
+        request.path,
+        exc.code,
+        exc.message,
+        request.get(REQUEST_ID),
+    )

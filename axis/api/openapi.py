@@ -1,0 +1,374 @@
+"""The OpenAPI 3.1 document of the native API, served at ``/api/v1/openapi.json``.
+
+A test compares it with the routes the app really serves and validates real answers
+against the schemas below, so it cannot drift silently.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from axis import __version__
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+ERRORS = {
+    "400": _json(_ref("Error"), "Bad input"),
+    "401": _json(_ref("Error"), "Not authenticated"),
+    "403": _json(_ref("Error"), "Not allowed for this caller"),
+    "404": _json(_ref("Error"), "Not found (or not visible to this caller)"),
+    "422": _json(_ref("Error"), "A well-formed packet that cannot be accepted"),
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string", "description": "stable machine-readable code"},
+                    "message": {"type": "string"},
+                    "details": {"type": "object"},
+                },
+            }
+        },
+    },
+    "Accepted": {
+        "type": "object",
+        "required": ["document_id", "kind", "verdict", "recipients", "received_at", "duplicate"],
+        "properties": {
+            "document_id": {"type": "string"},
+            "kind": {"enum": ["document", "status"]},
+            "verdict": {"type": "string"},
+            "reasons": {"type": "array", "items": {"type": "string"}},
+            "recipients": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["addressed", "target", "route"],
+                    "properties": {
+                        "addressed": {"type": "string"},
+                        "target": {"type": "string"},
+                        "route": {"enum": ["local", "national"]},
+                    },
+                },
+            },
+            "notes": {"type": "array", "items": {"type": "string"}},
+            "received_at": {"type": "string"},
+            "duplicate": {"type": "boolean"},
+        },
+    },
+    "InboxItem": {
+        "type": "object",
+        "required": ["delivery_id", "document_id", "kind", "from", "to", "state", "verdict"],
+        "properties": {
+            "delivery_id": {"type": "integer"},
+            "document_id": {"type": "string"},
+            "kind": {"enum": ["document", "status"]},
+            "from": {"type": "string"},
+            "to": {"type": "string"},
+            "addressed_to": {"type": "string"},
+            "state": {"type": "string"},
+            "verdict": {"type": "string"},
+            "edxml_document_id": {"type": ["string", "null"]},
+            "business_type": {"type": ["integer", "null"]},
+            "status_code": {"type": ["string", "null"]},
+            "subject": {"type": ["string", "null"]},
+            "created_at": {"type": "string"},
+        },
+    },
+    "Inbox": {
+        "type": "object",
+        "required": ["items"],
+        "properties": {"items": {"type": "array", "items": _ref("InboxItem")}},
+    },
+    "Ack": {
+        "type": "object",
+        "required": ["delivery_id", "acknowledged", "first"],
+        "properties": {
+            "delivery_id": {"type": "integer"},
+            "acknowledged": {"type": "boolean"},
+            "first": {"type": "boolean", "description": "false when already acknowledged"},
+        },
+    },
+    "Trace": {
+        "type": "object",
+        "required": ["document", "events"],
+        "properties": {
+            "document": {"type": "object"},
+            "events": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["at", "kind", "node"],
+                    "properties": {
+                        "at": {"type": "string"},
+                        "kind": {"type": "string"},
+                        "node": {"type": "string"},
+                        "agency": {"type": ["string", "null"]},
+                        "status_code": {"type": ["string", "null"]},
+                        "detail": {"type": "object"},
+                    },
+                },
+            },
+        },
+    },
+    "Agency": {
+        "type": "object",
+        "required": ["code", "name", "tier", "status"],
+        "properties": {
+            "code": {"type": "string"},
+            "name": {"type": "string"},
+            "tier": {"enum": ["central", "province", "district", "commune"]},
+            "parent": {"type": ["string", "null"]},
+            "status": {"enum": ["active", "closed"]},
+            "successor": {"type": ["string", "null"]},
+            "delivery": {"enum": ["pull", "push"]},
+            "push_url": {"type": ["string", "null"]},
+        },
+    },
+    "Agencies": {
+        "type": "object",
+        "required": ["agencies"],
+        "properties": {"agencies": {"type": "array", "items": _ref("Agency")}},
+    },
+    "System": {
+        "type": "object",
+        "required": ["systemid", "role", "agencies"],
+        "properties": {
+            "systemid": {"type": "string"},
+            "name": {"type": ["string", "null"]},
+            "role": {"enum": ["agency", "auditor", "admin"]},
+            "agencies": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "Systems": {
+        "type": "object",
+        "required": ["systems"],
+        "properties": {"systems": {"type": "array", "items": _ref("System")}},
+    },
+    "NewSystem": {
+        "type": "object",
+        "required": ["agencies"],
+        "properties": {
+            "agencies": {"type": "array", "items": {"type": "string"}},
+            "role": {"enum": ["agency", "auditor", "admin"]},
+            "name": {"type": "string"},
+            "systemid": {"type": "string"},
+        },
+    },
+    "Credentials": {
+        "type": "object",
+        "required": ["systemid", "secret", "token"],
+        "properties": {
+            "systemid": {"type": "string"},
+            "secret": {"type": "string", "description": "HMAC secret for the VXP API; shown once"},
+            "token": {"type": "string", "description": "bearer token for this API; shown once"},
+        },
+    },
+    "ReportLine": {
+        "type": "object",
+        "required": ["key", "sent", "received", "acknowledged", "refused", "total"],
+        "properties": {
+            "key": {"type": "string"},
+            "sent": {"type": "integer"},
+            "received": {"type": "integer"},
+            "acknowledged": {"type": "integer"},
+            "refused": {"type": "integer"},
+            "total": {"type": "integer"},
+            "validly_signed": {"type": "integer"},
+            "signed_share": {"type": ["number", "null"]},
+            "sent_by_verdict": {"type": "object"},
+        },
+    },
+    "ExchangeReport": {
+        "type": "object",
+        "required": ["by", "scope", "lines", "total"],
+        "properties": {
+            "by": {"type": "string"},
+            "scope": {"type": "string"},
+            "from": {"type": ["string", "null"]},
+            "to": {"type": ["string", "null"]},
+            "lines": {"type": "array", "items": _ref("ReportLine")},
+            "total": _ref("ReportLine"),
+        },
+    },
+}
+
+
+def _op(
+    summary: str,
+    ok: dict[str, Any],
+    *,
+    body: dict[str, Any] | None = None,
+    params: list[dict[str, Any]] | None = None,
+    tag: str = "agency",
+) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": {**ok, **ERRORS}}
+    if body is not None:
+        op["requestBody"] = body
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def _q(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+def _p(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+def openapi_document(vxp_prefix: str = "/vxp") -> dict[str, Any]:
+    packet_body = {
+        "required": True,
+        "content": {
+            "application/xml": {"schema": {"type": "string", "format": "binary"}},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+        "description": "An edXML document or status packet, signed (XMLDSig) or not.",
+    }
+    day = {"type": "string", "format": "date"}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Axis native API",
+            "version": __version__,
+            "description": (
+                "Trục liên thông văn bản điện tử — native REST API. The VXP-compatible API "
+                f"for the vendor SDK is served under {vxp_prefix}."
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": SCHEMAS,
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/v1/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "security": [],
+                    "responses": {"200": {"description": "OpenAPI document"}},
+                }
+            },
+            "/api/v1/packets": {
+                "post": _op(
+                    "Send a packet (document or status)",
+                    {
+                        "201": _json(_ref("Accepted"), "Committed"),
+                        "200": _json(_ref("Accepted"), "A duplicate: the original answer"),
+                    },
+                    body=packet_body,
+                )
+            },
+            "/api/v1/inbox": {
+                "get": _op(
+                    "List pending deliveries for the caller's agencies",
+                    {"200": _json(_ref("Inbox"), "Inbox items, oldest first")},
+                    params=[
+                        _q("agency", {"type": "string"}, "one agency the caller speaks for"),
+                        _q("kind", {"enum": ["document", "status"]}, "only this kind"),
+                        _q("after", {"type": "integer"}, "only items with a larger delivery id"),
+                        _q("limit", {"type": "integer"}, "at most this many (≤ 1000)"),
+                    ],
+                )
+            },
+            "/api/v1/inbox/{delivery_id}": {
+                "get": _op(
+                    "Fetch a delivery: the original bytes, exactly as sent",
+                    {
+                        "200": {
+                            "description": "the edXML packet",
+                            "content": {"application/xml": {"schema": {"type": "string"}}},
+                        }
+                    },
+                    params=[_p("delivery_id", {"type": "integer"})],
+                )
+            },
+            "/api/v1/inbox/{delivery_id}/ack": {
+                "post": _op(
+                    "Acknowledge a delivery (idempotent)",
+                    {"200": _json(_ref("Ack"), "Acknowledged")},
+                    params=[_p("delivery_id", {"type": "integer"})],
+                )
+            },
+            "/api/v1/documents/{document_id}/trace": {
+                "get": _op(
+                    "A document's trace: every event with time, node and status code",
+                    {"200": _json(_ref("Trace"), "The trace")},
+                    params=[_p("document_id", {"type": "string"})],
+                )
+            },
+            "/api/v1/agencies": {
+                "get": _op(
+                    "The directory of agencies",
+                    {"200": _json(_ref("Agencies"), "All")},
+                    tag="admin",
+                )
+            },
+            "/api/v1/agencies/{code}": {
+                "get": _op(
+                    "One agency",
+                    {"200": _json(_ref("Agency"), "The agency")},
+                    params=[_p("code", {"type": "string"})],
+                    tag="admin",
+                ),
+                "put": _op(
+                    "Create or update an agency",
+                    {"200": _json(_ref("Agency"), "Stored")},
+                    body={
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("Agency")}},
+                    },
+                    params=[_p("code", {"type": "string"})],
+                    tag="admin",
+                ),
+            },
+            "/api/v1/systems": {
+                "get": _op(
+                    "Systems (no secrets)", {"200": _json(_ref("Systems"), "All")}, tag="admin"
+                ),
+                "post": _op(
+                    "Create a system; its credentials are shown once",
+                    {"201": _json(_ref("Credentials"), "Created")},
+                    body={
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("NewSystem")}},
+                    },
+                    tag="admin",
+                ),
+            },
+            "/api/v1/reports/exchange": {
+                "get": _op(
+                    "Exchange counts: sent, received, acknowledged, refused, signed share",
+                    {"200": _json(_ref("ExchangeReport"), "The report")},
+                    params=[
+                        _q("from", day, "first day (Asia/Ho_Chi_Minh)"),
+                        _q("to", day, "last day"),
+                        _q("by", {"enum": ["agency", "tier", "day", "month", "all"]}, "grouping"),
+                        _q("scope", {"enum": ["internal", "national", "all"]}, "which traffic"),
+                    ],
+                    tag="auditor",
+                )
+            },
+        },
+    }

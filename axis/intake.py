@@ -1,0 +1,341 @@
+"""Intake: the one pipeline behind both APIs (VXP-compatible and native).
+
+    body (already read with a size cap)
+      -> signature verification (hardened single parse; off the event loop)
+      -> schema validation of the *signed* tree -> the edXML model -> content checks
+      -> the caller may speak for From; a signer belongs to From
+      -> every recipient resolved (directory, successors, routes)
+      -> ONE transaction in the store (bytes, metadata, verdict, deliveries, counters, event)
+      -> the answer, only after commit
+
+Every refusal is recorded (counted and audited) and raised as an ``AxisError`` with a
+stable code. Only what the signature covered is read: the verifier hands back the signed
+tree and nothing else here looks at the raw bytes except to store them untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from axis.credentials import may_act_for
+from axis.directory import DEFAULT_ROUTES, Agency, RouteRule, match_route, resolve_recipient
+from axis.store import VN_TZ, NewDelivery, NewPacket, Refusal, Store, dedup_key
+from axis_errors import AuthError, AxisError, PacketError
+from edxml.checks import check_packet
+from edxml.model import DocumentPacket, StatusPacket
+from edxml.reader import read_packet
+from edxml.safe import DEFAULT_LIMITS, ParseLimits
+from schemas import validate as validate_schema
+from signing.certpath import PathCache
+from signing.policy import DEFAULT_POLICY, Outcome, SignaturePolicy
+from signing.trust import NO_REVOCATION_DATA, RevocationData, TrustStore
+from signing.verify import Verdict, verify_packet
+
+Channel = Literal["vxp", "native", "national"]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated system and the agencies it may speak for (codes or patterns)."""
+
+    system_id: str
+    role: Literal["agency", "auditor", "admin"]
+    patterns: tuple[str, ...]
+
+    def may_act_for(self, code: str) -> bool:
+        return may_act_for(self.patterns, code)
+
+
+@dataclass(frozen=True)
+class IntakeSettings:
+    policy: SignaturePolicy = DEFAULT_POLICY
+    trust: TrustStore = field(default_factory=lambda: TrustStore(anchors=()))
+    revocation: RevocationData = NO_REVOCATION_DATA
+    limits: ParseLimits = DEFAULT_LIMITS
+    # Verdicts that make the axis refuse a packet. ``invalid`` always; a province may add
+    # ``revoked``/``untrusted``; ``policy.require_signature`` adds unsigned/legacy.
+    refuse_outcomes: frozenset[str] = frozenset({Outcome.INVALID.value})
+    routes: tuple[RouteRule, ...] = DEFAULT_ROUTES
+    national_enabled: bool = False
+
+
+@dataclass(frozen=True)
+class Accepted:
+    document_id: str
+    created: bool
+    answer: dict[str, Any]
+
+
+class Intake:
+    """Accepts packets. Built once by the composition root; safe to share between tasks."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: IntakeSettings,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        executor: Executor | None = None,
+        path_cache: PathCache | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.executor = executor
+        self.path_cache = path_cache if path_cache is not None else PathCache()
+
+    def _verify(self, body: bytes, at: datetime) -> Verdict:
+        s = self.settings
+        return verify_packet(
+            body,
+            policy=s.policy,
+            trust=s.trust,
+            revocation=s.revocation,
+            at=at,
+            limits=s.limits,
+            cache=self.path_cache,
+        )
+
+    async def submit(
+        self, body: bytes, caller: Caller, *, channel: Channel, claimed_from: str | None = None
+    ) -> Accepted:
+        """Accept ``body`` from ``caller`` or raise a recorded refusal.
+
+        ``claimed_from`` is the sender a protocol names outside the packet (VXP's signed
+        ``from``); when given it must equal From/OrganId.
+        """
+        now = self.clock()
+        sender: str | None = None
+        verdict_label: str | None = None
+        try:
+            loop = asyncio.get_running_loop()
+            verdict = await loop.run_in_executor(self.executor, self._verify, body, now)
+            verdict_label = verdict.outcome.value
+            self._check_verdict(verdict)
+            root = verdict.signed_root
+            if root is None:  # only invalid verdicts lack a tree, and those are refused above
+                raise PacketError("The packet has no readable content.", code="packet.unreadable")
+            await asyncio.to_thread(validate_schema, root)
+            packet = read_packet(root)
+            sender = packet.sender
+            problems = check_packet(packet, today=now.astimezone(VN_TZ).date())
+            if problems:
+                first = problems[0]
+                raise PacketError(
+                    "; ".join(f"{p.element}: {p.message}" for p in problems),
+                    code=first.code,
+                    details={"problems": [p.__dict__ for p in problems]},
+                )
+            if claimed_from is not None and claimed_from != sender:
+                raise AuthError(
+                    f"The request says it is from {claimed_from!r} but the packet's "
+                    f"From/OrganId is {sender!r}.",
+                    code="auth.from-mismatch",
+                )
+            if not caller.may_act_for(sender):
+                raise AuthError(
+                    f"System {caller.system_id!r} may not send as {sender!r} (From/OrganId).",
+                    code="auth.forged-from",
+                )
+            await self._check_signer(verdict, sender)
+            plan = await self._plan(packet)
+            return await self._commit(packet, verdict, body=body, caller=caller, now=now, plan=plan)
+        except AxisError as exc:
+            await self._record_refusal(exc, sender, verdict_label, caller, now)
+            raise
+
+    def _check_verdict(self, verdict: Verdict) -> None:
+        outcome = verdict.outcome.value
+        if outcome in self.settings.refuse_outcomes:
+            raise PacketError(
+                f"The packet's signature is {outcome}: " + "; ".join(verdict.reasons),
+                code=f"signature.{outcome}",
+                details={"verdict": outcome, "reasons": list(verdict.reasons)},
+            )
+        unsigned = {Outcome.UNSIGNED.value, Outcome.LEGACY_UNVERIFIABLE.value}
+        if self.settings.policy.require_signature and outcome in unsigned:
+            raise PacketError(
+                "This axis requires a verifiable XML signature (XMLDSig) on every packet.",
+                code="signature.required",
+                details={"verdict": outcome},
+            )
+
+    async def _check_signer(self, verdict: Verdict, sender: str) -> None:
+        signer = verdict.signer
+        if signer is None:
+            return
+        if signer.organ_id == sender:
+            return
+        registered = await self.store.agency_cert_fingerprints(sender)
+        if signer.sha256 in registered:
+            return
+        raise PacketError(
+            f"The signing certificate ({signer.subject}) is not registered for {sender} "
+            "and does not name it in its subject.",
+            code="signature.signer-mismatch",
+            details={"signer": signer.subject, "from": sender},
+        )
+
+    async def _plan(
+        self, packet: DocumentPacket | StatusPacket
+    ) -> tuple[tuple[NewDelivery, ...], tuple[str, ...]]:
+        """One delivery per recipient; unknown or unroutable codes refuse the packet."""
+        if isinstance(packet, DocumentPacket):
+            recipients: Sequence[str] = packet.recipients
+        else:
+            recipients = (packet.addressed_to,)
+        deliveries: list[NewDelivery] = []
+        notes: list[str] = []
+        unknown: list[str] = []
+        not_local: list[str] = []
+        for code in recipients:
+            route = match_route(code, self.settings.routes) or "local"
+            if route == "national":
+                if not self.settings.national_enabled:
+                    not_local.append(code)
+                    continue
+                deliveries.append(NewDelivery(code, code, "national"))
+                continue
+            resolved = await self._resolve(code)
+            if resolved is None:
+                unknown.append(code)
+                continue
+            target, via = resolved
+            if via:
+                notes.append(
+                    f"{code} is closed; delivered to its successor {target.code}"
+                    + (f" (via {' → '.join(via[1:])})" if len(via) > 1 else "")
+                )
+            deliveries.append(NewDelivery(code, target.code, "local", target.tier, via))
+        if not_local:
+            raise PacketError(
+                "Recipient(s) not local to this axis and no national axis is configured: "
+                + ", ".join(not_local),
+                code="route.not-local",
+                details={"recipients": not_local},
+            )
+        if unknown:
+            raise PacketError(
+                "Unknown recipient code(s): " + ", ".join(unknown),
+                code="route.unknown-recipient",
+                details={"recipients": unknown},
+            )
+        return tuple(deliveries), tuple(notes)
+
+    async def _resolve(self, code: str) -> tuple[Agency, tuple[str, ...]] | None:
+        """The active agency a code reaches (following successors), or None if unknown."""
+        known: dict[str, Agency] = {}
+        current: str | None = code
+        for _ in range(10):  # resolve_recipient refuses chains deeper than 8
+            if current is None or current in known:
+                break
+            agency = await self.store.get_agency(current)
+            if agency is None:
+                break
+            known[current] = agency
+            current = agency.successor if agency.status == "closed" else None
+        resolution = resolve_recipient(code, known.get)
+        if resolution is None:
+            return None
+        return resolution.target, resolution.via_successor
+
+    async def _commit(
+        self,
+        packet: DocumentPacket | StatusPacket,
+        verdict: Verdict,
+        *,
+        body: bytes,
+        caller: Caller,
+        now: datetime,
+        plan: tuple[tuple[NewDelivery, ...], tuple[str, ...]],
+    ) -> Accepted:
+        deliveries, notes = plan
+        sender_agency = await self.store.get_agency(packet.sender)
+        signer = verdict.signer
+        if isinstance(packet, DocumentPacket):
+            kind: Literal["document", "status"] = "document"
+            edxml_id = packet.document_id
+            business_type: str | None = str(int(packet.business_type))
+            status_code = None
+            response = packet.response_for[0] if packet.response_for else None
+            subject = packet.subject
+            code_number, code_notation = packet.code.code_number, packet.code.code_notation
+        else:
+            kind = "status"
+            edxml_id = packet.response_for.document_id or ""
+            business_type = None
+            status_code = packet.status_code.value
+            response = packet.response_for
+            subject = packet.description
+            code_number = code_notation = None
+        new = NewPacket(
+            kind=kind,
+            sender_code=packet.sender,
+            sender_tier=sender_agency.tier if sender_agency else None,
+            system_id=caller.system_id,
+            edxml_document_id=edxml_id,
+            dedup_key=dedup_key(kind, packet.sender, edxml_id, business_type, status_code),
+            received_at=now,
+            verdict=verdict.outcome.value,
+            data=body,
+            deliveries=deliveries,
+            answer={},
+            business_type=business_type,
+            status_code=status_code,
+            response_for=response.document_id if response else None,
+            response_for_organ=response.organ_id if response else None,
+            subject=subject,
+            code_number=code_number,
+            code_notation=code_notation,
+            verdict_reasons=tuple(verdict.reasons),
+            signer_sha256=signer.sha256 if signer else None,
+            signer_subject=signer.subject if signer else None,
+            signer_organ_id=signer.organ_id if signer else None,
+            issuer=signer.issuer if signer else None,
+            algorithm=verdict.algorithm,
+            notes=notes,
+        )
+        answer: dict[str, Any] = {
+            "document_id": new.document_id,
+            "kind": kind,
+            "verdict": verdict.outcome.value,
+            "reasons": list(verdict.reasons),
+            "signer": signer.to_dict() if signer else None,
+            "recipients": [
+                {"addressed": d.recipient_code, "target": d.target_code, "route": d.route}
+                for d in deliveries
+            ],
+            "notes": list(notes),
+            "received_at": now.isoformat(),
+        }
+        committed = await self.store.commit_packet(replace(new, answer=answer))
+        return Accepted(committed.document_id, committed.created, committed.answer)
+
+    async def _record_refusal(
+        self,
+        exc: AxisError,
+        sender: str | None,
+        verdict: str | None,
+        caller: Caller,
+        now: datetime,
+    ) -> None:
+        tier = None
+        if sender is not None:
+            agency = await self.store.get_agency(sender)
+            tier = agency.tier if agency else None
+        await self.store.record_refusal(
+            Refusal(
+                sender_code=sender,
+                sender_tier=tier,
+                system_id=caller.system_id,
+                code=exc.code,
+                message=exc.message,
+                verdict=verdict,
+                at=now,
+            )
+        )
