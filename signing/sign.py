@@ -46,9 +46,10 @@ from signing.xmldsig import (
     ENVELOPED,
     canonicalize_in_context,
     detach,
+    detached,
+    document_digest,
     find_header,
     local_name,
-    reference_octets,
 )
 
 __all__ = ["ALGORITHMS", "SigningAlgorithm", "sign_packet"]
@@ -113,7 +114,8 @@ def sign_packet(
     _append_tidily(header, signature)
 
     c14n = C14N_ALGORITHMS[_C14N]
-    digest = hashlib.sha256(reference_octets(root, signature, c14n, None)).digest()
+    with detached(signature):
+        digest = document_digest(root, c14n, None, hashlib.sha256)
     digest_value.text = base64.b64encode(digest).decode("ascii")
     signed_octets = canonicalize_in_context(signed_info, c14n, None)
     signature_value.text = base64.b64encode(_sign(key, algorithm, signed_octets)).decode("ascii")

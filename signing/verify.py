@@ -44,6 +44,7 @@ import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from cryptography import x509
@@ -75,6 +76,7 @@ from signing.xmldsig import (
     ProfileViolation,
     canonicalize_in_context,
     detach,
+    document_digest,
     find_header,
     local_name,
 )
@@ -155,13 +157,12 @@ def verify_packet(
     every other problem is a :class:`Verdict`.
     """
     root = parse_xml(data, limits)
-    # Comments to strip? (a cheap scan; UTF-16 input is simply always stripped)
-    has_comments = b"<!--" in data or b"\x00" in data[:4]
     verdict = _verify_tree(
         root, policy=policy, trust=trust, revocation=revocation, at=at, cache=cache
     )
-    if verdict.signed_root is not None and has_comments:
-        etree.strip_elements(verdict.signed_root, etree.Comment, with_tail=False)
+    signed_root = verdict.signed_root
+    if signed_root is not None and next(signed_root.iter(etree.Comment), None) is not None:
+        etree.strip_elements(signed_root, etree.Comment, with_tail=False)
     return verdict
 
 
@@ -181,7 +182,7 @@ class _Profile:
     digest_method: str
     digest_value: bytes
     signature_value: bytes
-    certificates: tuple[x509.Certificate, ...]
+    signer: _Signer
 
 
 def _invalid(reason: str, **kw: Any) -> Verdict:
@@ -236,7 +237,7 @@ def _verify_tree(
         if status is AlgorithmStatus.LEGACY:
             weak.append(f"{what} {uri} is a weak (SHA-1) algorithm, accepted as legacy only.")
 
-    leaf = _pick_leaf(prof.certificates)
+    leaf = prof.signer.leaf
     try:
         signed_octets = canonicalize_in_context(prof.signed_info, prof.si_c14n, prof.si_prefixes)
     except ProfileViolation as exc:
@@ -248,15 +249,7 @@ def _verify_tree(
     # The maths of SignedInfo hold; now the Reference: the document without the
     # Signature (detached for good: what remains is exactly what was digested).
     detach(sig)
-    octets = etree.tostring(
-        root.getroottree(),
-        method="c14n",
-        exclusive=prof.ref_c14n.exclusive,
-        with_comments=False,
-        inclusive_ns_prefixes=list(prof.ref_prefixes) if prof.ref_prefixes else None,
-    )
-    digest = DIGESTS[prof.digest_method](octets).digest()
-    del octets
+    digest = document_digest(root, prof.ref_c14n, prof.ref_prefixes, DIGESTS[prof.digest_method])
     if not hmac.compare_digest(digest, prof.digest_value):
         return _invalid(
             "The DigestValue does not match the packet: the signed content was changed "
@@ -264,7 +257,7 @@ def _verify_tree(
             **base,
         )
 
-    extra = tuple(c for c in prof.certificates if c is not leaf)
+    extra = tuple(c for c in prof.signer.certificates if c is not leaf)
     if cache is not None:
         path: PathResult = cache.validate(
             leaf, extra, trust=trust, revocation=revocation, policy=policy, at=at
@@ -284,8 +277,8 @@ def _verify_tree(
     return Verdict(
         outcome,
         tuple(reasons),
-        signer=signer_details(leaf),
-        chain_sha256=tuple(c.fingerprint(hashes.SHA256()).hex() for c in path.chain),
+        signer=prof.signer.details,
+        chain_sha256=tuple(_sha256_hex(c) for c in path.chain),
         signed_root=None if outcome is Outcome.INVALID else root,
         **base,
     )
@@ -455,11 +448,21 @@ def _read_profile(sig: etree._Element) -> _Profile:
         digest_method=digest_method,
         digest_value=digest_value,
         signature_value=_b64(signature_value),
-        certificates=_read_key_info(key_info),
+        signer=_read_key_info(key_info),
     )
 
 
-def _read_key_info(key_info: etree._Element) -> tuple[x509.Certificate, ...]:
+@dataclass(frozen=True)
+class _Signer:
+    """The certificates of one KeyInfo, decoded once (memoized by their base64 text:
+    the same agency sends the same KeyInfo thousands of times)."""
+
+    certificates: tuple[x509.Certificate, ...]
+    leaf: x509.Certificate
+    details: SignerDetails
+
+
+def _read_key_info(key_info: etree._Element) -> _Signer:
     x509_data: list[etree._Element] = []
     # KeyInfo has mixed content in the XMLDSig schema: text there is allowed (and,
     # like all of KeyInfo, neither signed nor read).
@@ -475,26 +478,48 @@ def _read_key_info(key_info: etree._Element) -> tuple[x509.Certificate, ...]:
         raise ProfileViolation(
             f"ds:KeyInfo must hold exactly one ds:X509Data, not {len(x509_data)}."
         )
-    certs: list[x509.Certificate] = []
+    texts: list[str] = []
     for child in _children(x509_data[0]):
         if child.tag == DS + "X509Certificate":
-            if len(certs) >= MAX_CERTIFICATES:
+            if len(texts) >= MAX_CERTIFICATES:
                 raise ProfileViolation(
                     f"ds:X509Data holds more than {MAX_CERTIFICATES} certificates."
                 )
-            try:
-                certs.append(x509.load_der_x509_certificate(_b64(child)))
-            except ValueError as exc:
-                raise ProfileViolation(
-                    f"A ds:X509Certificate is not a readable DER certificate ({exc})."
-                ) from None
+            if len(child):
+                raise ProfileViolation("ds:X509Certificate must hold only base64 text.")
+            texts.append("".join((child.text or "").split()))
         elif child.tag not in _X509_INFORMATIONAL and child.tag != _DSIG11_X509_DIGEST:
             raise ProfileViolation(f"ds:X509Data holds unexpected {_short(child.tag)}.")
-    if not certs:
+    if not texts:
         raise ProfileViolation(
             "ds:X509Data holds no ds:X509Certificate; the signer's certificate is required."
         )
-    return tuple(certs)
+    return _load_signer(tuple(texts))
+
+
+@lru_cache(maxsize=512)
+def _load_signer(texts: tuple[str, ...]) -> _Signer:
+    certs: list[x509.Certificate] = []
+    for text in texts:
+        if not text:
+            raise ProfileViolation("ds:X509Certificate is empty.")
+        try:
+            der = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise ProfileViolation("ds:X509Certificate is not valid base64.") from None
+        try:
+            certs.append(x509.load_der_x509_certificate(der))
+        except ValueError as exc:
+            raise ProfileViolation(
+                f"A ds:X509Certificate is not a readable DER certificate ({exc})."
+            ) from None
+    leaf = _pick_leaf(certs)
+    return _Signer(tuple(certs), leaf, signer_details(leaf))
+
+
+@lru_cache(maxsize=1024)
+def _sha256_hex(cert: x509.Certificate) -> str:
+    return cert.fingerprint(hashes.SHA256()).hex()
 
 
 def _pick_leaf(certs: Sequence[x509.Certificate]) -> x509.Certificate:

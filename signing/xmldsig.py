@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import IO, Final, Literal, cast
 
 from cryptography.hazmat.primitives import hashes
 from lxml import etree
@@ -67,6 +67,7 @@ __all__ = [
     "canonicalize_in_context",
     "detach",
     "detached",
+    "document_digest",
     "find_header",
     "local_name",
     "reference_octets",
@@ -228,6 +229,44 @@ def reference_octets(
             with_comments=False,
             inclusive_ns_prefixes=list(inclusive_prefixes) if inclusive_prefixes else None,
         )
+
+
+class _HashSink:
+    """A file-like object that hashes what lxml's C14N writer gives it, so that the
+    canonical form of a large packet is never held in memory whole."""
+
+    __slots__ = ("hash",)
+
+    def __init__(self, hash_obj: hashlib._Hash) -> None:
+        self.hash = hash_obj
+
+    def write(self, chunk: bytes) -> None:
+        self.hash.update(chunk)
+
+
+def document_digest(
+    root: etree._Element,
+    c14n: C14nSpec,
+    inclusive_prefixes: Sequence[str] | None,
+    hash_factory: Callable[..., hashlib._Hash],
+) -> bytes:
+    """Digest of the canonical form (without comments) of ``root``'s whole document, as
+    it stands (the caller has detached the signature), streamed into the hash."""
+    sink = _HashSink(hash_factory())
+    tree = root.getroottree()
+    # lxml writes to any object with a write() method; the stubs only know real files.
+    out = cast("IO[bytes]", sink)
+    if inclusive_prefixes:
+        tree.write(
+            out,
+            method="c14n",
+            exclusive=c14n.exclusive,
+            with_comments=False,
+            inclusive_ns_prefixes=list(inclusive_prefixes),
+        )
+    else:
+        tree.write(out, method="c14n", exclusive=c14n.exclusive, with_comments=False)
+    return sink.hash.digest()
 
 
 def canonicalize_in_context(
