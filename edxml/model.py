@@ -359,8 +359,7 @@ class Attachment:
             archive = zipfile.ZipFile(io.BytesIO(data))
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
             raise refuse(
-                f"The attachment {self.content_id!r} looks like a ZIP but cannot be read: "
-                f"{exc}.",
+                f"The attachment {self.content_id!r} looks like a ZIP but cannot be read: {exc}.",
                 "attachment.bad-zip",
             ) from None
         with archive:
