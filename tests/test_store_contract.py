@@ -408,6 +408,24 @@ async def test_inbox_kind_filter_and_fetch_ack_cycle(store: Store) -> None:
     assert status_doc.related_document_id == doc.document_id
 
 
+async def test_recipient_may_refuse_a_delivery(store: Store) -> None:
+    p = packet(recipients=(PROVINCE, COMMUNE))
+    await store.commit_packet(p)
+    item = (await store.list_inbox([PROVINCE]))[0]
+    with pytest.raises(NotFoundError):
+        await store.fail_delivery(item.delivery_id, [COMMUNE], "not mine")
+    assert await store.fail_delivery(item.delivery_id, [PROVINCE], "wrong recipient") is True
+    assert await store.fail_delivery(item.delivery_id, [PROVINCE], "again") is False
+    assert await store.ack_delivery(item.delivery_id, [PROVINCE]) is False
+    assert await store.list_inbox([PROVINCE]) == []
+    doc = await store.get_document(p.document_id)
+    states = {(d.target_code, d.state, d.last_error) for d in doc.deliveries}
+    assert states == {(PROVINCE, "failed", "wrong recipient"), (COMMUNE, "pending", None)}
+    assert [e.kind for e in await store.document_trace(p.document_id)][-1] == "delivery.failed"
+    assert await store.counter_rows(direction="acknowledged") == []
+    assert await store.counter_rows() == await store.recount_from_events()
+
+
 async def test_others_cannot_fetch_or_ack(store: Store) -> None:
     await store.commit_packet(packet(recipients=(PROVINCE,)))
     (item,) = await store.list_inbox([PROVINCE])

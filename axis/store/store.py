@@ -997,6 +997,44 @@ class Store:
             )
         return True
 
+    async def fail_delivery(
+        self,
+        delivery_id: int,
+        agency_codes: Sequence[str],
+        reason: str,
+        *,
+        actor: str | None = None,
+    ) -> bool:
+        """The recipient refuses a delivery (VXP ``updateStatus`` ``fail``).
+
+        The first call marks it ``failed`` with ``reason`` (it leaves the inbox; nothing
+        is counted) and records ``delivery.failed``; it returns True. A delivery already
+        acknowledged or failed is left as it is: False. ``NotFoundError`` when it is not
+        addressed to these agencies.
+        """
+        async with self._write() as conn:
+            item = await self._addressed_item(conn, delivery_id, agency_codes)
+            now = self._now()
+            res = await conn.execute(
+                t.deliveries.update()
+                .where(t.deliveries.c.id == delivery_id, t.deliveries.c.state.in_(_OPEN_STATES))
+                .values(state="failed", last_error=reason[:2000])
+            )
+            if res.rowcount == 0:
+                return False
+            await conn.execute(
+                t.events.insert(),
+                self._event_row(
+                    "delivery.failed",
+                    now,
+                    document_id=item.document_id,
+                    agency_code=item.target_code,
+                    actor=actor,
+                    detail={"delivery_id": delivery_id, "reason": reason[:2000]},
+                ),
+            )
+        return True
+
     # --- documents ---------------------------------------------------------------------
 
     @staticmethod
