@@ -10,9 +10,10 @@ The profile (ADR 0003):
   followed by one canonicalization transform;
 * ``KeyInfo/X509Data`` with the signer's certificate first, then intermediates.
 
-Both sides digest the document the same way (:func:`reference_octets`): detach the
-Signature element (its tail text stays where it was), canonicalize the *document*
-without comments (``URI=""`` excludes comments, XMLDSig 4.4.3.3), put it back.
+Both sides digest the document the same way (:func:`detached` + :func:`document_digest`):
+detach the Signature element (its tail text stays where it was), canonicalize the
+*document* without comments (``URI=""`` excludes comments, XMLDSig 4.4.3.3) straight
+into the hash.
 Nothing here reads a file or the clock.
 """
 
@@ -70,7 +71,6 @@ __all__ = [
     "document_digest",
     "find_header",
     "local_name",
-    "reference_octets",
 ]
 
 EDXML_NS: Final = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
@@ -207,28 +207,6 @@ def detach(el: etree._Element) -> None:
         else:
             parent.text = (parent.text or "") + tail
     parent.remove(el)
-
-
-def reference_octets(
-    root: etree._Element,
-    signature: etree._Element,
-    c14n: C14nSpec,
-    inclusive_prefixes: Sequence[str] | None,
-) -> bytes:
-    """The octets a ``URI=""`` enveloped Reference digests: the whole document without
-    ``signature`` and without comments, canonicalized per ``c14n``.
-
-    ``URI=""`` selects the document *minus comment nodes* (XMLDSig 4.4.3.3), so a
-    ``#WithComments`` transform changes nothing here.
-    """
-    with detached(signature):
-        return etree.tostring(
-            root.getroottree(),
-            method="c14n",
-            exclusive=c14n.exclusive,
-            with_comments=False,
-            inclusive_ns_prefixes=list(inclusive_prefixes) if inclusive_prefixes else None,
-        )
 
 
 class _HashSink:

@@ -462,3 +462,25 @@ def test_signing_refuses_a_key_that_does_not_fit(status: bytes) -> None:
 
 def test_signing_is_deterministic_for_pkcs1(status: bytes) -> None:
     assert signed(status) == signed(status)
+
+
+def test_a_path_cache_gives_the_same_verdicts(status: bytes) -> None:
+    from signing.certpath import PathCache
+    from signing.verify import verify_packet
+
+    cache = PathCache()
+    data = signed(status)
+    p = signing_pki()
+    verdicts = [
+        verify_packet(
+            data,
+            policy=SignaturePolicy(),
+            trust=p.trust,
+            revocation=RevocationData(),
+            at=at,
+            cache=cache,
+        )
+        for at in (NOW, NOW, NOW + dt.timedelta(days=800))
+    ]
+    assert [v.outcome for v in verdicts] == [Outcome.VALID, Outcome.VALID, Outcome.EXPIRED]
+    assert verdicts[0] == verdicts[1]
