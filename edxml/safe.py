@@ -113,7 +113,9 @@ def _make_parser(*, huge: bool) -> etree.XMLParser:
 _parsers = _Parsers()
 
 
-def parse_xml(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> etree._Element:
+def parse_xml(
+    data: bytes | bytearray | memoryview, limits: ParseLimits = DEFAULT_LIMITS
+) -> etree._Element:
     """Parse ``data`` once under ``limits`` and return the root element.
 
     Raises :class:`~axis_errors.XmlError` with one of the codes listed in the module
@@ -122,15 +124,15 @@ def parse_xml(data: bytes, limits: ParseLimits = DEFAULT_LIMITS) -> etree._Eleme
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError("parse_xml expects bytes")
-    data = bytes(data)
-    size = len(data)
-    if size > limits.max_bytes:
+    size = data.nbytes if isinstance(data, memoryview) else len(data)
+    if size > limits.max_bytes:  # before any copy of the input
         raise XmlError(
             f"The packet is {size} bytes, over the limit of {limits.max_bytes} bytes; "
             "it was not parsed.",
             code="xml.too-large",
             details={"size": size, "limit": limits.max_bytes},
         )
+    data = bytes(data)  # no copy for bytes
     if size == 0:
         raise XmlError("The packet is empty.", code="xml.malformed")
 
