@@ -22,6 +22,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from lxml import etree
+
 from axis.credentials import may_act_for
 from axis.directory import DEFAULT_ROUTES, Agency, RouteRule, match_route, resolve_recipient
 from axis.store import VN_TZ, NewDelivery, NewPacket, Refusal, Store, dedup_key
@@ -29,7 +31,7 @@ from axis_errors import AuthError, AxisError, PacketError
 from edxml.checks import check_packet
 from edxml.model import DocumentPacket, StatusPacket
 from edxml.reader import read_packet
-from edxml.safe import DEFAULT_LIMITS, ParseLimits
+from edxml.safe import DEFAULT_LIMITS, ParseLimits, parse_xml
 from schemas import validate as validate_schema
 from signing.certpath import PathCache
 from signing.policy import DEFAULT_POLICY, Outcome, SignaturePolicy
@@ -146,6 +148,8 @@ class Intake:
             plan = await self._plan(packet)
             return await self._commit(packet, verdict, body=body, caller=caller, now=now, plan=plan)
         except AxisError as exc:
+            if sender is None:
+                sender = await asyncio.to_thread(claimed_sender, body, self.settings.limits)
             await self._record_refusal(exc, sender, verdict_label, caller, now)
             raise
 
@@ -339,3 +343,23 @@ class Intake:
                 at=now,
             )
         )
+
+
+_FROM_XPATH = etree.XPath(
+    "string(/*[local-name()='edXML']/*[local-name()='edXMLEnvelope']"
+    "/*[local-name()='edXMLHeader']/*[local-name()='MessageHeader' or local-name()='Status']"
+    "/*[local-name()='From']/*[local-name()='OrganId'])"
+)
+
+
+def claimed_sender(body: bytes, limits: ParseLimits) -> str | None:
+    """From/OrganId as a refused packet claims it, for counting the refusal only.
+
+    Nothing is routed on it: a refused packet's content is not trusted.
+    """
+    try:
+        root = parse_xml(body, limits)
+    except AxisError:
+        return None
+    value = str(_FROM_XPATH(root)).strip()
+    return value or None

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 DIRECTIONS: tuple[str, ...] = ("sent", "received", "acknowledged", "refused")
 VERDICTS: tuple[str, ...] = (
@@ -114,6 +114,18 @@ class ExchangeLine:
             self.refused += count
         else:
             raise ValueError(f"unknown counter direction {direction!r}")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ExchangeLine:
+        """The inverse of :meth:`as_dict` (what the API answers)."""
+        return cls(
+            key=str(data["key"]),
+            sent=int(data["sent"]),
+            received=int(data["received"]),
+            acknowledged=int(data["acknowledged"]),
+            refused=int(data["refused"]),
+            sent_by_verdict={str(k): int(v) for k, v in data.get("sent_by_verdict", {}).items()},
+        )
 
     def as_dict(self) -> dict[str, object]:
         return {
