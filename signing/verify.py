@@ -540,7 +540,6 @@ def _check_signature_value(
 ) -> str | None:
     """None when ``value`` is a good signature of ``octets``; else the reason."""
     spec = SIGNATURE_METHODS[method]
-    who = cert.subject.rfc4514_string()
     try:
         key = cert.public_key()
     except (ValueError, UnsupportedAlgorithm) as exc:
@@ -548,7 +547,10 @@ def _check_signature_value(
     try:
         if spec.key in ("rsa", "rsa-pss"):
             if not isinstance(key, rsa.RSAPublicKey):
-                return f"SignatureMethod {method} needs an RSA key; certificate {who} has none."
+                return (
+                    f"SignatureMethod {method} needs an RSA key; certificate "
+                    f"{cert.subject.rfc4514_string()} has none."
+                )
             if len(value) != (key.key_size + 7) // 8:
                 return "The SignatureValue has the wrong length for the signer's RSA key."
             hash_alg = spec.hash()
@@ -560,7 +562,10 @@ def _check_signature_value(
             key.verify(value, octets, pad, hash_alg)
         else:
             if not isinstance(key, ec.EllipticCurvePublicKey):
-                return f"SignatureMethod {method} needs an EC key; certificate {who} has none."
+                return (
+                    f"SignatureMethod {method} needs an EC key; certificate "
+                    f"{cert.subject.rfc4514_string()} has none."
+                )
             size = (key.curve.key_size + 7) // 8
             if len(value) != 2 * size:
                 return "The SignatureValue has the wrong length for the signer's EC key."
@@ -570,7 +575,8 @@ def _check_signature_value(
     except InvalidSignature:
         return (
             "The SignatureValue does not verify with the key of the certificate in "
-            f"KeyInfo ({who}): SignedInfo was changed or signed by another key."
+            f"KeyInfo ({cert.subject.rfc4514_string()}): SignedInfo was changed or signed "
+            "by another key."
         )
     except (ValueError, UnsupportedAlgorithm) as exc:
         return f"The SignatureValue cannot be checked ({exc})."
