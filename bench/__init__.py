@@ -1,1 +1,2 @@
-"""Benchmarks: each bench_<area>.py prints figures and ratios against a baseline measured in the same run."""
+"""Benchmarks: each ``bench_<area>.py`` prints figures and ratios against a baseline
+measured in the same run."""
