@@ -280,6 +280,21 @@ async def test_concurrent_duplicates_create_exactly_one(store: Store) -> None:
     assert sum(r.count for r in sent) == 1
 
 
+async def test_a_failing_packet_fails_alone(store: Store) -> None:
+    good1 = packet(doc_id="G1")
+    clash = dataclasses.replace(packet(doc_id="G2"), document_id=good1.document_id)
+    good2 = packet(doc_id="G3")
+    results = await asyncio.gather(
+        *(store.commit_packet(p) for p in (good1, clash, good2)), return_exceptions=True
+    )
+    assert not isinstance(results[0], BaseException) and results[0].created
+    assert isinstance(results[1], StoreError) and results[1].code == "store.integrity"
+    assert not isinstance(results[2], BaseException) and results[2].created
+    assert sorted(d.edxml_document_id for d in await store.sent_by([DEPT])) == ["G1", "G3"]
+    assert sum(r.count for r in await store.counter_rows(direction="sent")) == 2
+    assert await store.counter_rows() == await store.recount_from_events()
+
+
 async def test_document_record_and_bytes_untouched(store: Store) -> None:
     data = b"\xef\xbb\xbf<?xml version='1.0'?>\r\n<x>\x00 bytes as sent</x>\r\n" + os.urandom(2048)
     p = packet(

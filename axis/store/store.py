@@ -23,7 +23,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -46,6 +46,7 @@ from axis.store.models import (
     Direction,
     DocumentRecord,
     InboxItem,
+    NewDelivery,
     NewPacket,
     NewSystem,
     Refusal,
@@ -109,6 +110,7 @@ class Store:
         box: SecretBox | None,
         node: str | None,
         now: Callable[[], datetime],
+        group_commit: bool = True,
     ) -> None:
         self._read_engine = read_engine
         self._write_engine = write_engine
@@ -119,6 +121,11 @@ class Store:
         self._write_lock: asyncio.Lock | None = (
             asyncio.Lock() if self._dialect == "sqlite" else None
         )
+        # SQLite has one writer and each commit waits for an fsync: packets arriving
+        # while a commit is in flight are committed together in the next transaction.
+        self._batcher: _GroupCommit | None = (
+            _GroupCommit(self._commit_batch) if group_commit and self._dialect == "sqlite" else None
+        )
 
     @property
     def dialect(self) -> str:
@@ -126,6 +133,8 @@ class Store:
         return self._dialect
 
     async def close(self) -> None:
+        if self._batcher is not None:
+            await self._batcher.drain()
         await self._write_engine.dispose()
         if self._read_engine is not self._write_engine:
             await self._read_engine.dispose()
@@ -610,17 +619,19 @@ class Store:
 
     # --- packets -----------------------------------------------------------------------
 
-    async def _find_dup(self, conn: AsyncConnection, key: str) -> Committed | None:
-        row = (
-            await conn.execute(
-                sa.select(t.documents.c.id, t.documents.c.answer).where(
-                    t.documents.c.dedup_key == key
+    async def _find_dups(self, conn: AsyncConnection, keys: Sequence[str]) -> dict[str, Committed]:
+        """The stored packets among these dedup keys, by key."""
+        found: dict[str, Committed] = {}
+        unique = list(dict.fromkeys(keys))
+        for i in range(0, len(unique), 500):
+            rows = await conn.execute(
+                sa.select(t.documents.c.dedup_key, t.documents.c.id, t.documents.c.answer).where(
+                    t.documents.c.dedup_key.in_(unique[i : i + 500])
                 )
             )
-        ).first()
-        if row is None:
-            return None
-        return Committed(document_id=row[0], answer=json.loads(row[1]), created=False)
+            for key, doc_id, answer in rows:
+                found[key] = Committed(document_id=doc_id, answer=json.loads(answer), created=False)
+        return found
 
     async def commit_packet(self, p: NewPacket) -> Committed:
         """Store an accepted packet in ONE transaction, or find it already there.
@@ -630,43 +641,108 @@ class Store:
         Otherwise: the document, its bytes, one delivery per distinct target (later
         duplicates of a target are dropped), the counters (one ``sent`` for the sender,
         scope ``national`` if any recipient goes national; one ``received`` per local
-        target) and the event ``packet.accepted``.
+        target) and the event ``packet.accepted``. Returns only after the commit.
+
+        On SQLite, packets committed concurrently share one transaction (group commit);
+        each caller still gets its own result or its own exception.
         """
+        if self._batcher is not None:
+            return await self._batcher.submit(p)
         async with self._write() as conn:
-            dup = await self._find_dup(conn, p.dedup_key)
-            if dup is not None:
-                return dup
-            created = await self._insert_packet(conn, p)
-            if not created:
-                # Lost a race (PostgreSQL: another node committed the same key while we
-                # waited on its row lock). Nothing was written; in READ COMMITTED this
-                # new statement sees the winner's row.
-                dup = await self._find_dup(conn, p.dedup_key)
-                if dup is None:  # pragma: no cover - the other side rolled back
-                    raise StoreError(
-                        "A concurrent commit of the same packet neither won nor lost.",
-                        code="store.conflict",
-                    )
-                return dup
+            return await self._commit_one(conn, p)
+
+    async def _commit_one(self, conn: AsyncConnection, p: NewPacket) -> Committed:
+        dup = (await self._find_dups(conn, [p.dedup_key])).get(p.dedup_key)
+        if dup is not None:
+            return dup
+        related = await self._related(conn, p)
+        stmt = (
+            self._insert(t.documents)
+            .values(self._document_row(p, related))
+            .on_conflict_do_nothing(index_elements=[t.documents.c.dedup_key])
+            .returning(t.documents.c.id)
+        )
+        if (await conn.execute(stmt)).first() is None:
+            # Lost a race (PostgreSQL: another node committed the same key while we
+            # waited on its row lock). Nothing was written; in READ COMMITTED this
+            # new statement sees the winner's row.
+            dup = (await self._find_dups(conn, [p.dedup_key])).get(p.dedup_key)
+            if dup is None:  # pragma: no cover - the other side rolled back
+                raise StoreError(
+                    "A concurrent commit of the same packet neither won nor lost.",
+                    code="store.conflict",
+                )
+            return dup
+        await self._write_packet_rest(conn, [(p, related)])
         return Committed(document_id=p.document_id, answer=dict(p.answer), created=True)
 
-    async def _insert_packet(self, conn: AsyncConnection, p: NewPacket) -> bool:
-        related = None
-        if p.response_for:
-            q = (
-                sa.select(t.documents.c.id)
-                .where(
-                    t.documents.c.edxml_document_id == p.response_for,
-                    t.documents.c.kind == "document",
-                )
-                .order_by(t.documents.c.received_at.desc())
-                .limit(1)
+    async def _commit_batch(self, packets: Sequence[NewPacket]) -> list[Committed | BaseException]:
+        """Commit several packets in ONE transaction (SQLite, under the write lock).
+
+        Fast path: a handful of multi-row statements for the whole batch. If it fails,
+        its savepoint is rolled back and each packet is tried in a savepoint of its own,
+        so that a failing packet fails alone with its own exception.
+        """
+        async with self._write() as conn:
+            try:
+                async with conn.begin_nested():
+                    return list(await self._commit_bulk(conn, packets))
+            except Exception:  # noqa: S110 - retried one by one below, errors kept
+                pass
+            out: list[Committed | BaseException] = []
+            for p in packets:
+                try:
+                    async with conn.begin_nested():
+                        out.append(await self._commit_one(conn, p))
+                except sa.exc.SQLAlchemyError as exc:
+                    out.append(_store_error(exc))
+                except Exception as exc:
+                    out.append(exc)
+            return out
+
+    async def _commit_bulk(
+        self, conn: AsyncConnection, packets: Sequence[NewPacket]
+    ) -> list[Committed]:
+        # The write lock is held (BEGIN IMMEDIATE): what we read cannot change under us.
+        known = await self._find_dups(conn, [p.dedup_key for p in packets])
+        results: list[Committed] = []
+        first: dict[str, Committed] = {}
+        new: list[tuple[NewPacket, str | None]] = []
+        for p in packets:
+            if p.dedup_key in known:
+                results.append(known[p.dedup_key])
+            elif p.dedup_key in first:  # the same packet twice in this batch
+                results.append(dataclasses.replace(first[p.dedup_key], created=False))
+            else:
+                done = Committed(document_id=p.document_id, answer=dict(p.answer), created=True)
+                first[p.dedup_key] = done
+                results.append(done)
+                new.append((p, await self._related(conn, p)))
+        if new:
+            await conn.execute(t.documents.insert(), [self._document_row(p, rel) for p, rel in new])
+            await self._write_packet_rest(conn, new)
+        return results
+
+    async def _related(self, conn: AsyncConnection, p: NewPacket) -> str | None:
+        """The axis id of the document a status/revocation names (ResponseFor), if stored."""
+        if not p.response_for:
+            return None
+        q = (
+            sa.select(t.documents.c.id)
+            .where(
+                t.documents.c.edxml_document_id == p.response_for,
+                t.documents.c.kind == "document",
             )
-            if p.response_for_organ:
-                q = q.where(t.documents.c.sender_code == normalize_code(p.response_for_organ))
-            related = (await conn.execute(q)).scalar()
-        sha = hashlib.sha256(p.data).hexdigest()
-        doc = {
+            .order_by(t.documents.c.received_at.desc())
+            .limit(1)
+        )
+        if p.response_for_organ:
+            q = q.where(t.documents.c.sender_code == normalize_code(p.response_for_organ))
+        return cast("str | None", (await conn.execute(q)).scalar())
+
+    @staticmethod
+    def _document_row(p: NewPacket, related: str | None) -> dict[str, Any]:
+        return {
             "id": p.document_id,
             "kind": p.kind,
             "sender_code": p.sender_code,
@@ -689,93 +765,98 @@ class Store:
             "signer_organ_id": p.signer_organ_id,
             "issuer": p.issuer,
             "algorithm": p.algorithm,
-            "packet_sha256": sha,
+            "packet_sha256": hashlib.sha256(p.data).hexdigest(),
             "size": len(p.data),
             "answer": _json(dict(p.answer)),
         }
-        stmt = (
-            self._insert(t.documents)
-            .values(doc)
-            .on_conflict_do_nothing(index_elements=[t.documents.c.dedup_key])
-            .returning(t.documents.c.id)
-        )
-        if (await conn.execute(stmt)).first() is None:
-            return False
-        await conn.execute(t.packets.insert(), {"document_id": p.document_id, "data": p.data})
 
-        seen: set[str] = set()
-        wanted = []
-        for d in p.deliveries:
-            if d.target_code not in seen:
-                seen.add(d.target_code)
-                wanted.append(d)
-        delivery_ids: list[int] = []
-        if wanted:
+    async def _write_packet_rest(
+        self, conn: AsyncConnection, new: Sequence[tuple[NewPacket, str | None]]
+    ) -> None:
+        """Bytes, deliveries, counters and events of packets whose documents rows exist."""
+        await conn.execute(
+            t.packets.insert(), [{"document_id": p.document_id, "data": p.data} for p, _ in new]
+        )
+        wanted: list[list[NewDelivery]] = []
+        delivery_rows: list[dict[str, Any]] = []
+        for p, _ in new:
+            seen: set[str] = set()
+            mine = []
+            for d in p.deliveries:
+                if d.target_code not in seen:
+                    seen.add(d.target_code)
+                    mine.append(d)
+            wanted.append(mine)
+            delivery_rows.extend(
+                {
+                    "document_id": p.document_id,
+                    "recipient_code": d.recipient_code,
+                    "target_code": d.target_code,
+                    "target_tier": d.target_tier,
+                    "route": d.route,
+                    "state": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": p.received_at,
+                    "created_at": p.received_at,
+                }
+                for d in mine
+            )
+        ids: list[int] = []
+        if delivery_rows:
             res = await conn.execute(
                 t.deliveries.insert().returning(t.deliveries.c.id, sort_by_parameter_order=True),
-                [
-                    {
-                        "document_id": p.document_id,
-                        "recipient_code": d.recipient_code,
-                        "target_code": d.target_code,
-                        "target_tier": d.target_tier,
-                        "route": d.route,
-                        "state": "pending",
-                        "attempts": 0,
-                        "next_attempt_at": p.received_at,
-                        "created_at": p.received_at,
-                    }
-                    for d in wanted
-                ],
+                delivery_rows,
             )
-            delivery_ids = [r[0] for r in res.all()]
-
-        day = counter_day(p.received_at)
-        scope: Scope = "national" if any(d.route == "national" for d in wanted) else "internal"
-        receipts = [(d.target_code, d.target_tier or "") for d in wanted if d.route == "local"]
+            ids = [r[0] for r in res.all()]
         inc: Counter[CounterKey] = Counter()
-        inc[(day, p.sender_code, p.sender_tier or "", "sent", p.verdict, scope)] += 1
-        for code, tier in receipts:
-            inc[(day, code, tier, "received", p.verdict, "internal")] += 1
+        events = []
+        pos = 0
+        for (p, related), mine in zip(new, wanted, strict=True):
+            my_ids = ids[pos : pos + len(mine)]
+            pos += len(mine)
+            day = counter_day(p.received_at)
+            scope: Scope = "national" if any(d.route == "national" for d in mine) else "internal"
+            receipts = [(d.target_code, d.target_tier or "") for d in mine if d.route == "local"]
+            inc[(day, p.sender_code, p.sender_tier or "", "sent", p.verdict, scope)] += 1
+            for code, tier in receipts:
+                inc[(day, code, tier, "received", p.verdict, "internal")] += 1
+            detail = {
+                "kind": p.kind,
+                "edxml_document_id": p.edxml_document_id,
+                "business_type": p.business_type,
+                "status_code": p.status_code,
+                "response_for": p.response_for,
+                "related_document_id": related,
+                "sender_tier": p.sender_tier,
+                "verdict": p.verdict,
+                "scope": scope,
+                "receipts": [list(r) for r in receipts],
+                "deliveries": [
+                    {
+                        "id": i,
+                        "recipient": d.recipient_code,
+                        "target": d.target_code,
+                        "route": d.route,
+                        "via_successor": list(d.via_successor),
+                    }
+                    for i, d in zip(my_ids, mine, strict=True)
+                ],
+                "size": len(p.data),
+                "sha256": hashlib.sha256(p.data).hexdigest(),
+                "notes": list(p.notes),
+            }
+            events.append(
+                self._event_row(
+                    "packet.accepted",
+                    p.received_at,
+                    document_id=p.document_id,
+                    agency_code=p.sender_code,
+                    actor=p.system_id,
+                    detail=detail,
+                )
+            )
         await self._count(conn, inc)
-
-        detail = {
-            "kind": p.kind,
-            "edxml_document_id": p.edxml_document_id,
-            "business_type": p.business_type,
-            "status_code": p.status_code,
-            "response_for": p.response_for,
-            "related_document_id": related,
-            "sender_tier": p.sender_tier,
-            "verdict": p.verdict,
-            "scope": scope,
-            "receipts": [list(r) for r in receipts],
-            "deliveries": [
-                {
-                    "id": i,
-                    "recipient": d.recipient_code,
-                    "target": d.target_code,
-                    "route": d.route,
-                    "via_successor": list(d.via_successor),
-                }
-                for i, d in zip(delivery_ids, wanted, strict=True)
-            ],
-            "size": len(p.data),
-            "sha256": sha,
-            "notes": list(p.notes),
-        }
-        await conn.execute(
-            t.events.insert(),
-            self._event_row(
-                "packet.accepted",
-                p.received_at,
-                document_id=p.document_id,
-                agency_code=p.sender_code,
-                actor=p.system_id,
-                detail=detail,
-            ),
-        )
-        return True
+        await conn.execute(t.events.insert(), events)
 
     async def record_refusal(self, r: Refusal) -> None:
         """Count a refused packet (direction ``refused``) and audit it, in one transaction."""
@@ -1308,6 +1389,56 @@ class Store:
         )
 
 
+class _GroupCommit:
+    """Group commit: callers queue packets; one task commits whatever is queued in one
+    transaction, then wakes each caller with its own result. A caller is answered only
+    after the COMMIT of the transaction holding its packet. At most ``max_batch`` per
+    transaction, to bound the time a batch holds the write lock."""
+
+    def __init__(
+        self,
+        commit: Callable[[Sequence[NewPacket]], Awaitable[list[Committed | BaseException]]],
+        max_batch: int = 256,
+    ) -> None:
+        self._commit = commit
+        self._max_batch = max_batch
+        self._queue: list[tuple[NewPacket, asyncio.Future[Committed]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, packet: NewPacket) -> Committed:
+        future: asyncio.Future[Committed] = asyncio.get_running_loop().create_future()
+        self._queue.append((packet, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run())
+        # The commit goes on even if this caller is cancelled: shield the future.
+        return await asyncio.shield(future)
+
+    async def drain(self) -> None:
+        if self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+
+    async def _run(self) -> None:
+        while self._queue:
+            batch = self._queue[: self._max_batch]
+            del self._queue[: self._max_batch]
+            try:
+                results = await self._commit([p for p, _ in batch])
+            except BaseException as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if future.done():
+                    continue
+                if isinstance(result, BaseException):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+
+
 def _store_error(exc: sa.exc.SQLAlchemyError) -> AxisError:
     """Map a database failure at the boundary (never leak SQL text or parameters)."""
     if isinstance(exc, sa.exc.IntegrityError):
@@ -1360,6 +1491,7 @@ async def open_store(
     pool_size: int = 5,
     max_overflow: int = 10,
     pool_timeout: float = 30.0,
+    group_commit: bool = True,
 ) -> Store:
     """Open (and create if absent) the store at a SQLAlchemy async URL.
 
@@ -1368,7 +1500,8 @@ async def open_store(
     in that schema, created if missing (tests use one fresh schema each).
     ``secret_key`` (32 bytes) encrypts the systems' HMAC secrets; without it systems can
     be read but not added and their secrets not read. ``node`` names this daemon in the
-    audit events. ``now`` is the clock (aware UTC datetimes).
+    audit events. ``now`` is the clock (aware UTC datetimes). ``group_commit`` (SQLite)
+    commits packets that arrive together in one transaction (one fsync).
     """
     try:
         parsed = sa.make_url(url)
@@ -1426,7 +1559,14 @@ async def open_store(
             "postgresql+asyncpg.",
             code="config.bad-database-url",
         )
-    store = Store(read_engine=read_engine, write_engine=write_engine, box=box, node=node, now=now)
+    store = Store(
+        read_engine=read_engine,
+        write_engine=write_engine,
+        box=box,
+        node=node,
+        now=now,
+        group_commit=group_commit,
+    )
     try:
         await _create_schema(store, write_engine, now())
     except BaseException:
