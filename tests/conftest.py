@@ -3,7 +3,10 @@ real servers on loopback, real SQLite and the real PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -51,3 +54,25 @@ def postgres_url() -> str:
             "(CI sets it and runs them against 127.0.0.1:5432/test)"
         )
     return url
+
+
+@contextlib.asynccontextmanager
+async def fresh_pg_database(postgres_url: str) -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database for one test (a whole daemon can use it); dropped
+    afterwards. Yields its SQLAlchemy URL."""
+    import asyncpg
+
+    base = postgres_url.replace("postgresql+asyncpg://", "postgresql://")
+    name = f"axis_t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(base)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    head, _, _db = postgres_url.rpartition("/")
+    yield f"{head}/{name}"
+    admin = await asyncpg.connect(base)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()

@@ -3,6 +3,7 @@ across the four tiers, statuses back, who may read what, refusals, duplicates.""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,7 +14,16 @@ from axis.app import RunningDaemon, start_daemon
 from axis.demodata import AGENCIES, PROVINCE, SYSTEMS
 from axis.devsetup import DevDeployment, create_dev_deployment
 from edxml.builder import build_document
-from tests.harness import NOW, Native, document, native, signed, signed_document, status_bytes
+from tests.conftest import fresh_pg_database
+from tests.harness import (
+    NOW,
+    Native,
+    document,
+    native,
+    signed,
+    signed_document,
+    status_bytes,
+)
 
 DEPT = "000.01.00.H36"
 CITY = "000.30.00.H36"
@@ -23,11 +33,20 @@ SUCCESSOR = "000.01.31.H36"
 MINISTRY = "000.00.00.G22"
 
 
-@pytest.fixture
-async def deployment(tmp_path: Path) -> DevDeployment:
-    return await create_dev_deployment(
-        tmp_path / "dep", agencies=AGENCIES, systems=SYSTEMS, now=NOW
-    )
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def deployment(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[DevDeployment]:
+    """A deployment on a SQLite file, or on a fresh PostgreSQL database."""
+    async with contextlib.AsyncExitStack() as stack:
+        url = None
+        if request.param == "postgresql":
+            url = await stack.enter_async_context(
+                fresh_pg_database(request.getfixturevalue("postgres_url"))
+            )
+        yield await create_dev_deployment(
+            tmp_path / "dep", agencies=AGENCIES, systems=SYSTEMS, now=NOW, database_url=url
+        )
 
 
 @pytest.fixture
@@ -148,6 +167,30 @@ async def test_closed_code_goes_to_its_successor_and_unknown_codes_are_named(
     assert status == 422
     assert answer["error"]["code"] == "route.unknown-recipient"
     assert "000.77.00.H36" in answer["error"]["message"]
+
+
+async def test_national_codes_are_refused_as_not_local_without_a_national_axis(
+    tmp_path: Path, session: aiohttp.ClientSession
+) -> None:
+    dep = await create_dev_deployment(
+        tmp_path / "routed",
+        agencies=AGENCIES,
+        systems=SYSTEMS,
+        now=NOW,
+        routes=(("*.H36", "local"), ("*", "national")),
+    )
+    d = await start_daemon(dep.config)
+    try:
+        ward = native(d, dep, "qlvb.dalat", session)
+        status, answer = await ward.send(signed_document(dep, WARD, [MINISTRY]))
+        assert status == 422
+        assert answer["error"]["code"] == "route.not-local"
+        assert MINISTRY in answer["error"]["message"]
+        # local recipients of the same province still work on this axis
+        status, _ = await ward.send(signed_document(dep, WARD, [CITY], number="9"))
+        assert status == 201
+    finally:
+        await d.stop()
 
 
 async def test_unsigned_packets_are_accepted_and_counted_as_unsigned(
