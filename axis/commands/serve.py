@@ -8,7 +8,7 @@ import contextlib
 import logging
 
 from axis.app import run_server
-from axis.commands.common import add_config_argument, config_from_args
+from axis.commands._deployment import add_config_argument, config_from_args
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
