@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -25,7 +25,11 @@ from adapters.vxp.protocol import (
 )
 from axis.api.common import json_response, log_refusal, read_body, services
 from axis.intake import Caller
+from axis.store import DocumentRecord
 from axis_errors import AuthError, AxisError, InputError, NotFoundError
+
+if TYPE_CHECKING:
+    from axis.app import Services
 
 SERVICE_TYPE = "eDoc"
 RECEIVE_STATUS_DESC = {
@@ -156,14 +160,34 @@ async def update_status(request: web.Request) -> web.Response:
     return json_response(envelope_ok())
 
 
+async def _sent_documents(
+    svc: Services, caller: Caller, kind: str, doc_id: str | None
+) -> list[DocumentRecord]:
+    """What getSentEdocList lists: the caller's sent packets of ``kind``, or only the one
+    ``doc_id`` names (this axis's DocId, as sendEdoc answered it, or the edXML DocumentId).
+
+    An all-digit ``doc_id`` is one of our *delivery* ids: a received item's id left in a
+    long-lived SDK client's map by getEdoc (both calls use the key ``docId``). It names
+    no sent document, so it is ignored rather than filtering the list to nothing.
+    """
+    patterns = list(caller.patterns)
+    if doc_id is None or (doc_id.isascii() and doc_id.isdigit()):
+        return await svc.store.sent_by(patterns, kind=kind, limit=1000)
+    docs = await svc.store.sent_by(patterns, kind=kind, edxml_document_id=doc_id, limit=1000)
+    if docs:
+        return docs
+    try:
+        doc = await svc.store.get_document(doc_id)
+    except NotFoundError:
+        return []
+    return [doc] if doc.kind == kind and caller.may_act_for(doc.sender_code) else []
+
+
 async def get_sent_edoc_list(request: web.Request) -> web.Response:
     caller, params = await _authenticate(request, "getSentEdocList")
     svc = services(request)
     kind = _kind_of(params)
-    only = params.get("docId")
-    docs = await svc.store.sent_by(
-        list(caller.patterns), kind=kind, edxml_document_id=only, limit=1000
-    )
+    docs = await _sent_documents(svc, caller, kind, params.get("docId"))
     data = [
         {
             "senderDocId": doc.id,
