@@ -158,6 +158,11 @@ async def test_closed_code_goes_to_its_successor_and_unknown_codes_are_named(
         {"addressed": CLOSED_DISTRICT, "target": SUCCESSOR, "route": "local"}
     ]
     assert SUCCESSOR in answer["notes"][0]
+    code, trace = await province.get(f"/api/v1/documents/{answer['document_id']}/trace")
+    assert code == 200
+    accepted = [e for e in trace["events"] if e["kind"] == "packet.accepted"]
+    assert SUCCESSOR in accepted[0]["detail"]["notes"][0]
+    assert accepted[0]["detail"]["deliveries"][0]["via_successor"] == [CLOSED_DISTRICT]
     items = await clients["qlvb.ductrong"].inbox()
     assert [(i["to"], i["addressed_to"]) for i in items] == [(SUCCESSOR, CLOSED_DISTRICT)]
 
