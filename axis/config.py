@@ -56,6 +56,21 @@ Keys and defaults (``<data_dir>`` is ``axis.data_dir``), a Markdown table for th
 | `national.poll_interval` | `30.0` | seconds between polls of the national axis |
 | `routes` | `[{match="*", via="local"}]` | `[[routes]]` tables, first match wins |
 | `security.secret_key_file` | `<data_dir>/secret.key` | 32-byte key encrypting stored secrets |
+| `log.format` | `"text"` | `"text"` or `"json"` (one JSON object a line, with the request id) |
+| `log.level` | `"INFO"` | `DEBUG`, `INFO`, `WARNING`, `ERROR` |
+| `alerts.webhook_url` | none | POST each alert (JSON) to this URL |
+| `alerts.webhook_secret` | none | HMAC-SHA256 key: header `X-Axis-Signature: sha256=<hex>` |
+| `alerts.smtp_host` | none | send alerts by e-mail through this SMTP server |
+| `alerts.smtp_port` | `25` | its port |
+| `alerts.smtp_starttls` | `false` | STARTTLS before sending |
+| `alerts.smtp_username` | none | SMTP login (with `smtp_password`) |
+| `alerts.smtp_password` | none | SMTP password |
+| `alerts.email_from` | `"axis@localhost"` | sender address of alert e-mails |
+| `alerts.email_to` | `[]` | recipients of alert e-mails |
+| `alerts.interval` | `60.0` | seconds between evaluations of the alert rules |
+| `alerts.destination_failing_minutes` | `15.0` | a destination failing this long raises an alert |
+| `alerts.inbox_waiting_minutes` | `60.0` | a packet untaken this long in an inbox raises one |
+| `alerts.cert_expiry_days` | `30` | a certificate expiring within this many days raises one |
 
 ``routes`` example::
 
@@ -84,10 +99,12 @@ from axis.directory import DEFAULT_ROUTES, ROUTE_KINDS, RouteRule, is_valid_code
 from axis_errors import ConfigError, InputError
 
 __all__ = [
+    "AlertsConfig",
     "AxisSection",
     "Config",
     "DatabaseConfig",
     "LimitsConfig",
+    "LogConfig",
     "NationalConfig",
     "PolicyConfig",
     "SecurityConfig",
@@ -178,6 +195,33 @@ class SecurityConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LogConfig:
+    format: Literal["text", "json"] = "text"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertsConfig:
+    webhook_url: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    email_from: str = "axis@localhost"
+    email_to: tuple[str, ...] = ()
+    interval: float = 60.0
+    destination_failing_minutes: float = 15.0
+    inbox_waiting_minutes: float = 60.0
+    cert_expiry_days: int = 30
+
+    @property
+    def enabled(self) -> bool:
+        return self.webhook_url is not None or (self.smtp_host is not None and bool(self.email_to))
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration; ``source`` is the file it was read from, if any."""
 
@@ -191,6 +235,8 @@ class Config:
     national: NationalConfig = NationalConfig()
     routes: tuple[RouteRule, ...] = DEFAULT_ROUTES
     security: SecurityConfig = SecurityConfig()
+    log: LogConfig = LogConfig()
+    alerts: AlertsConfig = AlertsConfig()
     source: Path | None = None
 
 
@@ -204,6 +250,8 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
     "vxp": VxpConfig,
     "national": NationalConfig,
     "security": SecurityConfig,
+    "log": LogConfig,
+    "alerts": AlertsConfig,
 }
 _HINTS: Final[dict[str, dict[str, Any]]] = {
     name: typing.get_type_hints(cls) for name, cls in _SECTIONS.items()
@@ -473,6 +521,10 @@ def _check(sections: Mapping[str, Any]) -> None:
         "limits.max_elements": sections["limits"].max_elements,
         "database.pool_size": sections["database"].pool_size,
         "national.poll_interval": sections["national"].poll_interval,
+        "alerts.interval": sections["alerts"].interval,
+        "alerts.destination_failing_minutes": sections["alerts"].destination_failing_minutes,
+        "alerts.inbox_waiting_minutes": sections["alerts"].inbox_waiting_minutes,
+        "alerts.cert_expiry_days": sections["alerts"].cert_expiry_days,
     }
     for key, value in positive.items():
         if value <= 0:
