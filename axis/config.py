@@ -53,7 +53,11 @@ Keys and defaults (``<data_dir>`` is ``axis.data_dir``), a Markdown table for th
 | `national.endpoint` | none | base URL of the national VXP axis |
 | `national.systemid` | none | our systemid there |
 | `national.secret` | none | our HMAC secret there |
-| `national.poll_interval` | `30.0` | seconds between polls of the national axis |
+| `national.poll_interval` | `30.0` | seconds between national polls (`0`: on demand only) |
+| `national.directory_sync_interval` | `86400.0` | seconds between directory syncs (`0`: never) |
+| `national.timeout` | `30.0` | seconds a whole call to the national axis may take |
+| `national.connections` | `10` | most concurrent connections to the national axis |
+| `national.tls_ca` | none | PEM CA(s) of the national axis's HTTPS certificate |
 | `routes` | `[{match="*", via="local"}]` | `[[routes]]` tables, first match wins |
 | `security.secret_key_file` | `<data_dir>/secret.key` | 32-byte key encrypting stored secrets |
 | `log.format` | `"text"` | `"text"` or `"json"` (one JSON object a line, with the request id) |
@@ -183,6 +187,10 @@ class NationalConfig:
     systemid: str | None = None
     secret: str | None = field(default=None, repr=False)
     poll_interval: float = 30.0
+    directory_sync_interval: float = 86400.0
+    timeout: float = 30.0
+    connections: int = 10
+    tls_ca: Path | None = None
 
     @property
     def enabled(self) -> bool:
