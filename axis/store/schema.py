@@ -205,11 +205,63 @@ deliveries = sa.Table(
     sa.Column("fetched_at", UtcDateTime),
     sa.Column("acked_at", UtcDateTime),
     sa.Column("remote_id", sa.Text),
+    # when an admin last requeued it (a dead letter): its retry round starts again then
+    sa.Column("requeued_at", UtcDateTime),
     sa.CheckConstraint(_in("route", ("local", "national")), name="route"),
     sa.CheckConstraint(_in("state", DELIVERY_STATES), name="state"),
     sa.Index("ix_deliveries_inbox", "target_code", "state", "id"),
     sa.Index("ix_deliveries_due", "route", "state", "next_attempt_at"),
     sa.Index(None, "document_id"),
+)
+
+# --- push delivery and the delivery engine (axis.store.deliveries) ---------------------
+
+delivery_attempts = sa.Table(
+    "delivery_attempts",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column(
+        "delivery_id",
+        BigId,
+        sa.ForeignKey("deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("attempt", sa.Integer, nullable=False),  # 1, 2, ... over the delivery's life
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("destination", sa.String(300), nullable=False),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("error_code", sa.String(64)),
+    sa.Column("error", sa.Text),
+    sa.Column("duration_ms", sa.Integer),
+    sa.Column("remote_id", sa.Text),
+    sa.Index(None, "delivery_id", "attempt"),
+    sa.Index(None, "destination", "at"),
+)
+
+push_secrets = sa.Table(
+    "push_secrets",
+    metadata,
+    sa.Column(
+        "agency_code",
+        sa.String(35),
+        sa.ForeignKey("agencies.code", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("secret_enc", sa.LargeBinary, nullable=False),  # SecretBox, context push:CODE
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+destinations = sa.Table(
+    "destinations",
+    metadata,
+    sa.Column("destination", sa.String(300), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False, server_default="closed"),
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("failing_since", UtcDateTime),
+    sa.Column("opened_at", UtcDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint(_in("state", ("closed", "open", "half-open")), name="state"),
 )
 
 counters = sa.Table(
