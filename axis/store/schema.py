@@ -294,6 +294,55 @@ events = sa.Table(
     sa.Column("detail", sa.Text, nullable=False, server_default="{}"),
     sa.Column("prev_hash", sa.String(64)),
     sa.Column("hash", sa.String(64)),
+    sa.Column("packet_sha256", sa.String(64)),  # the packet it concerns (axis.auditchain)
     sa.Index(None, "document_id"),
     sa.Index(None, "kind", "at"),
+)
+
+# --- the audit trail (axis.store.audit, axis.auditchain) -----------------------------------
+
+signed_heads = sa.Table(
+    "signed_heads",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.BigInteger, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("cert_sha256", sa.String(64), nullable=False),
+    sa.Column("algorithm", sa.String(32), nullable=False),
+    sa.Column("signature", sa.Text, nullable=False),  # hex
+    sa.Index(None, "event_id"),
+)
+
+# Signature report counters (axis.store.sigcounts): one row per (day UTC+7, sender,
+# recipient tier, verdict, signer); recipient_tier "*" counts each packet once.
+signature_counters = sa.Table(
+    "signature_counters",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("agency_code", sa.String(35), primary_key=True),
+    sa.Column("sender_tier", sa.String(16), primary_key=True),
+    sa.Column("recipient_tier", sa.String(16), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("verdict", sa.String(32), primary_key=True),
+    sa.Column("signer_sha256", sa.String(64), primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+)
+
+signers = sa.Table(
+    "signers",
+    metadata,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("issuer", sa.Text),
+    sa.Column("organ_id", sa.String(35)),
+)
+
+# Resumable jobs (``axis audit reverify``): a named cursor and its JSON state.
+job_cursors = sa.Table(
+    "job_cursors",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
 )
