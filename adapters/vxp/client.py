@@ -314,11 +314,14 @@ class VxpClient:
         messagetype: MessageType = "edoc",
         to: str | None = None,
         servicetype: str = "eDoc",
+        trace: str | None = None,
     ) -> str:
         """sendEdoc: post the edXML bytes; return the peer's ``DocId``.
 
         ``to`` is raw JSON text (the SDK forwards its JSON value as it is). The body is
-        the file + CRLF; ``hash-file`` is signed.
+        the file + CRLF; ``hash-file`` is signed. ``trace`` is an Axis extension: the
+        JSON list of hops the packet went through (``axis.hops``), sent as a signed
+        parameter; peers that do not know it ignore it.
         """
         if messagetype not in ("edoc", "status"):
             raise InputError(
@@ -329,6 +332,7 @@ class VxpClient:
             ("servicetype", servicetype),
             ("messagetype", messagetype),
             ("to", to),
+            ("trace", trace),
         )
         params.append(("hash-file", hash_file(data)))
         answer = await self._call_json(
@@ -361,6 +365,12 @@ class VxpClient:
         """getEdoc: the document's bytes (the answer's base64 ``data``, decoded)."""
         answer = await self._call_json("getEdoc", "POST", JSON, [("docId", doc_id)], b"{}")
         return self._decode_base64("getEdoc", answer.get("data"))
+
+    async def get_edoc_traced(self, doc_id: str) -> tuple[bytes, object]:
+        """getEdoc, also returning the answer's ``trace`` field (an Axis extension: the
+        hops the document went through; ``None`` from peers that do not send it)."""
+        answer = await self._call_json("getEdoc", "POST", JSON, [("docId", doc_id)], b"{}")
+        return self._decode_base64("getEdoc", answer.get("data")), answer.get("trace")
 
     async def download_edoc(self, doc_id: str) -> bytes:
         """downloadEdoc (GET): the raw edXML bytes.

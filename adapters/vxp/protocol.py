@@ -520,7 +520,8 @@ _MESSAGETYPE = ("edoc", "status")
 #: is ignored even when signed: a long-lived SDK object carries the keys of its earlier
 #: calls, and their values may name another document (``../samples/vxp-wire/session/``).
 #: updateStatus prefers ``docid`` (its own key in the SDK's examples) and falls back to
-#: ``docId`` only when ``docid`` is absent; ``reason`` is our extension (the SDK sends none).
+#: ``docId`` only when ``docid`` is absent; ``reason`` is our extension (the SDK sends none),
+#: and so is sendEdoc's ``trace`` (the hops an axis forwarding the packet records, ADR 0008).
 CALL_RULES: Final[Mapping[str, tuple[ParamRule, ...]]] = {
     "sendEdoc": (
         _p("from", required=True),
@@ -528,6 +529,7 @@ CALL_RULES: Final[Mapping[str, tuple[ParamRule, ...]]] = {
         _p("messagetype", allowed=_MESSAGETYPE),
         _p("to"),
         _p("hash-file"),
+        _p("trace"),
     ),
     "getReceivedEdocList": (
         _p("servicetype"),
