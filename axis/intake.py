@@ -16,6 +16,8 @@ tree and nothing else here looks at the raw bytes except to store them untouched
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
@@ -26,6 +28,7 @@ from lxml import etree
 
 from axis.credentials import may_act_for
 from axis.directory import DEFAULT_ROUTES, Agency, RouteRule, match_route, resolve_recipient
+from axis.observe import NULL_OBSERVER, IntakeObserver, current_request_id
 from axis.store import VN_TZ, NewDelivery, NewPacket, Refusal, Store, dedup_key
 from axis_errors import AuthError, AxisError, PacketError
 from edxml.checks import check_packet
@@ -39,6 +42,8 @@ from signing.trust import NO_REVOCATION_DATA, RevocationData, TrustStore
 from signing.verify import Verdict, verify_packet
 
 Channel = Literal["vxp", "native", "national"]
+
+log = logging.getLogger("axis.intake")
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,9 @@ class Intake:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         executor: Executor | None = None,
         path_cache: PathCache | None = None,
+        observer: IntakeObserver = NULL_OBSERVER,
     ) -> None:
+        self.observer = observer  # metrics (axis.metrics); may be replaced before serving
         self.store = store
         self.settings = settings
         self.clock = clock
@@ -116,8 +123,10 @@ class Intake:
         verdict_label: str | None = None
         try:
             loop = asyncio.get_running_loop()
+            started = time.perf_counter()
             verdict = await loop.run_in_executor(self.executor, self._verify, body, now)
             verdict_label = verdict.outcome.value
+            self.observer.verified(time.perf_counter() - started, verdict_label)
             self._check_verdict(verdict)
             root = verdict.signed_root
             if root is None:  # only invalid verdicts lack a tree, and those are refused above
@@ -146,12 +155,27 @@ class Intake:
                 )
             await self._check_signer(verdict, sender)
             plan = await self._plan(packet)
-            return await self._commit(packet, verdict, body=body, caller=caller, now=now, plan=plan)
+            accepted = await self._commit(
+                packet, verdict, body=body, caller=caller, now=now, plan=plan
+            )
         except AxisError as exc:
             if sender is None:
                 sender = await asyncio.to_thread(claimed_sender, body, self.settings.limits)
             await self._record_refusal(exc, sender, verdict_label, caller, now)
+            self.observer.refused(exc.code, verdict_label, channel)
             raise
+        kind = "document" if isinstance(packet, DocumentPacket) else "status"
+        self.observer.accepted(kind, verdict_label, channel, accepted.created)
+        log.info(
+            "%s %s from %s via %s: %s (%s)",
+            kind,
+            accepted.document_id,
+            sender,
+            channel,
+            verdict_label,
+            "new" if accepted.created else "duplicate",
+        )
+        return accepted
 
     def _check_verdict(self, verdict: Verdict) -> None:
         outcome = verdict.outcome.value
@@ -303,6 +327,7 @@ class Intake:
             issuer=signer.issuer if signer else None,
             algorithm=verdict.algorithm,
             notes=notes,
+            request_id=current_request_id(),
         )
         answer: dict[str, Any] = {
             "document_id": new.document_id,

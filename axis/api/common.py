@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from axis.observe import log_context
 from axis_errors import AxisError, InputError
 
 if TYPE_CHECKING:
@@ -19,6 +21,8 @@ log = logging.getLogger("axis.api")
 
 SERVICES: web.AppKey[Services] = web.AppKey("services")
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
+
+_REQUEST_ID_RE = re.compile(r"[^A-Za-z0-9._:-]")  # a caller's id goes into logs: keep it tame
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -61,9 +65,11 @@ def json_response(data: Any, *, status: int = 200) -> web.Response:
 @web.middleware
 async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Give every request an id that follows it into logs (and back in a header)."""
-    rid = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
+    rid = _REQUEST_ID_RE.sub("", request.headers.get("X-Request-Id", ""))[:64]
+    rid = rid or uuid.uuid4().hex[:16]
     request[REQUEST_ID] = rid
-    response = await handler(request)
+    with log_context(request_id=rid):
+        response = await handler(request)
     response.headers["X-Request-Id"] = rid
     return response
 

@@ -5,24 +5,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 
 from axis.app import run_server
 from axis.commands._deployment import add_config_argument, config_from_args
+from axis.logs import configure_logging
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("serve", help="run the daemon (HTTP APIs, delivery, scheduler)")
     add_config_argument(p)
-    p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
+    p.add_argument(
+        "--log-level", default=None, help="DEBUG, INFO, WARNING (default: log.level, INFO)"
+    )
     p.set_defaults(func=serve)
 
 
 def serve(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
     config = config_from_args(args)
+    configure_logging(config.log, level=args.log_level)
 
     def ready(url: str) -> None:
         print(

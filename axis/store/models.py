@@ -140,6 +140,7 @@ class NewPacket:
     issuer: str | None = None
     algorithm: str | None = None
     notes: tuple[str, ...] = ()
+    request_id: str | None = None  # the HTTP request that brought it (follows it in logs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +244,7 @@ class DocumentRecord:
     size: int
     answer: dict[str, Any]
     deliveries: tuple[DeliveryInfo, ...]
+    request_id: str | None = None  # the HTTP request that brought it (for logs)
 
 
 @dataclass(frozen=True, slots=True)

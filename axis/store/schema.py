@@ -162,6 +162,7 @@ documents = sa.Table(
     sa.Column("packet_sha256", sa.String(64), nullable=False),
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("answer", sa.Text, nullable=False),
+    sa.Column("request_id", sa.String(64)),  # the HTTP request that brought it (logs)
     sa.CheckConstraint(_in("kind", ("document", "status")), name="kind"),
     sa.Index(None, "sender_code", "received_at"),
     sa.Index(None, "edxml_document_id"),
@@ -345,4 +346,33 @@ job_cursors = sa.Table(
     sa.Column("name", sa.String(200), primary_key=True),
     sa.Column("state", sa.Text, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# --- the admin dashboard (axis.store.users) ---------------------------------------------
+
+USER_ROLES = ("admin", "auditor")
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("password_hash", sa.Text, nullable=False),  # scrypt, parameters inline
+    sa.Column("must_change", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.CheckConstraint(_in("role", USER_ROLES), name="role"),
+)
+
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("id_sha256", sa.String(64), primary_key=True),  # the cookie is never stored
+    sa.Column("principal", sa.String(80), nullable=False),  # "user:NAME" or "system:ID"
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("must_change", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Index(None, "expires_at"),
 )

@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import sqlalchemy as sa
 from cryptography import x509
@@ -57,6 +57,9 @@ from axis.store.models import (
     utcnow,
 )
 from axis_errors import AxisError, ConfigError, InputError, NotFoundError, StoreError
+
+if TYPE_CHECKING:
+    from axis.store.users import UserStore
 
 __all__ = ["Store", "open_store"]
 
@@ -131,6 +134,13 @@ class Store:
     def dialect(self) -> str:
         """``"sqlite"`` or ``"postgresql"``."""
         return self._dialect
+
+    @property
+    def users(self) -> UserStore:
+        """Dashboard users and their web sessions (:mod:`axis.store.users`)."""
+        from axis.store.users import UserStore
+
+        return UserStore(self)
 
     async def close(self) -> None:
         if self._batcher is not None:
@@ -768,6 +778,7 @@ class Store:
             "packet_sha256": hashlib.sha256(p.data).hexdigest(),
             "size": len(p.data),
             "answer": _json(dict(p.answer)),
+            "request_id": p.request_id,
         }
 
     async def _write_packet_rest(
