@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "axis.commands.demo",
     "axis.commands.agencies",
     "axis.commands.systems",
+    "axis.commands.admin",
 )
 
 
