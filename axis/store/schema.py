@@ -376,3 +376,24 @@ web_sessions = sa.Table(
     sa.Column("expires_at", UtcDateTime, nullable=False),
     sa.Index(None, "expires_at"),
 )
+
+# --- the national axis link and reorganizations (axis.store.national) -------------------
+
+node_state = sa.Table(
+    "node_state",
+    metadata,
+    sa.Column("key", sa.String(100), primary_key=True),  # e.g. "national.poll"
+    sa.Column("value", sa.Text, nullable=False),  # JSON
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+agency_closures = sa.Table(
+    "agency_closures",
+    metadata,
+    sa.Column("code", sa.String(35), primary_key=True),
+    sa.Column("successor_code", sa.String(35)),
+    sa.Column("closed_on", sa.Date, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("recorded_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint(_in("source", ("sync", "reorganize")), name="source"),
+)
