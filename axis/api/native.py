@@ -19,8 +19,21 @@ PREFIX = "/api/v1"
 CALLER: web.RequestKey[Caller] = web.RequestKey("caller", Caller)
 
 
+class Unauthenticated(AuthError):
+    """No credentials, or none this axis knows: HTTP 401 with a Bearer challenge (an
+    ``AuthError`` is otherwise 403, for a known caller that may not do something)."""
+
+    default_code = "auth.unauthenticated"
+    http_status = 401
+
+
 def error_response(exc: AxisError) -> web.Response:
-    return json_response({"error": exc.to_dict()}, status=exc.http_status)
+    response = json_response({"error": exc.to_dict()}, status=exc.http_status)
+    if exc.http_status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="axis"'
+    return response
+
+
 
 
 @web.middleware
@@ -54,8 +67,9 @@ async def authenticate(request: web.Request) -> Caller:
     elif not header:
         caller = await svc.caller_by_client_cert(request)
     if caller is None:
-        raise AuthError(
-            "A valid bearer token (Authorization: Bearer …) is required.",
+        raise Unauthenticated(
+            "A valid bearer token (Authorization: Bearer …) or a registered client "
+            "certificate is required.",
             code="auth.unauthenticated",
         )
     request[CALLER] = caller
