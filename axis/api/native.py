@@ -178,8 +178,12 @@ async def document_trace(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     svc = services(request)
     document_id = request.match_info["document_id"]
-    doc = await svc.store.get_document(document_id)
-    if doc is None or not await svc.may_see_document(caller, doc):
+    try:
+        doc = await svc.store.get_document(document_id)
+        visible = await svc.may_see_document(caller, doc)
+    except NotFoundError:
+        visible = False  # unknown: answered exactly like a document the caller may not see
+    if not visible:
         raise NotFoundError(
             f"No document {document_id} visible to this caller.", code="document.not-found"
         )
