@@ -10,7 +10,7 @@ from aiohttp import web
 
 from axis.api.common import json_response, log_refusal, read_body, services
 from axis.api.openapi import openapi_document
-from axis.directory import Agency
+from axis.directory import Agency, normalize_code
 from axis.intake import Caller
 from axis.report import GroupBy, Scope, Slice, exchange_report, grand_total
 from axis_errors import AuthError, AxisError, InputError, NotFoundError
@@ -32,8 +32,6 @@ def error_response(exc: AxisError) -> web.Response:
     if exc.http_status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="axis"'
     return response
-
-
 
 
 @web.middleware
@@ -222,8 +220,14 @@ async def put_agency(request: web.Request) -> web.Response:
         raise InputError("The body must be a JSON object.", code="input.bad-json") from None
     if not isinstance(data, dict):
         raise InputError("The body must be a JSON object.", code="input.bad-json")
-    data.setdefault("code", request.match_info["code"])
+    code = request.match_info["code"]
+    data.setdefault("code", code)
     agency = svc.agency_from_json(data)
+    if agency.code != normalize_code(code):
+        raise InputError(
+            f"The body names agency {data['code']!r} but the path names {code!r}.",
+            code="input.code-mismatch",
+        )
     await svc.store.upsert_agency(agency)
     await svc.audit_admin(caller, "agency.upsert", {"code": agency.code})
     return json_response(agency_json(agency))
