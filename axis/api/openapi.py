@@ -21,9 +21,13 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 ERRORS = {
     "400": _json(_ref("Error"), "Bad input"),
-    "401": _json(_ref("Error"), "Not authenticated"),
-    "403": _json(_ref("Error"), "Not allowed for this caller"),
-    "404": _json(_ref("Error"), "Not found (or not visible to this caller)"),
+    "401": _json(
+        _ref("Error"),
+        "Not authenticated: no bearer token (nor, over mTLS, a registered client "
+        "certificate), or one this axis does not know",
+    ),
+    "403": _json(_ref("Error"), "Not allowed for this caller (role, or agency it speaks for)"),
+    "404": _json(_ref("Error"), "Not found (or not visible to this caller: the same answer)"),
     "422": _json(_ref("Error"), "A well-formed packet that cannot be accepted"),
 }
 
@@ -51,6 +55,7 @@ SCHEMAS: dict[str, Any] = {
             "kind": {"enum": ["document", "status"]},
             "verdict": {"type": "string"},
             "reasons": {"type": "array", "items": {"type": "string"}},
+            "signer": {"anyOf": [_ref("Signer"), {"type": "null"}]},
             "recipients": {
                 "type": "array",
                 "items": {
@@ -68,6 +73,28 @@ SCHEMAS: dict[str, Any] = {
             "duplicate": {"type": "boolean"},
         },
     },
+    "Signer": {
+        "type": "object",
+        "description": "The signing certificate of a signed packet",
+        "required": ["subject", "issuer", "serial", "sha256", "not_before", "not_after"],
+        "properties": {
+            "subject": {"type": "string", "description": "RFC 4514"},
+            "common_name": {"type": ["string", "null"]},
+            "organ_id": {"type": ["string", "null"], "description": "OrganId in the subject"},
+            "issuer": {"type": "string"},
+            "serial": {"type": "string", "description": "lower-case hex"},
+            "sha256": {"type": "string", "description": "lower-case hex, no separators"},
+            "not_before": {"type": "string", "format": "date-time"},
+            "not_after": {"type": "string", "format": "date-time"},
+            "public_key_type": {"type": "string"},
+            "public_key_size": {"type": ["integer", "null"]},
+            "public_key_curve": {"type": ["string", "null"]},
+            "key_usages": {"type": "array", "items": {"type": "string"}},
+            "ekus": {"type": "array", "items": {"type": "string"}},
+            "policy_oids": {"type": "array", "items": {"type": "string"}},
+            "is_ca": {"type": "boolean"},
+        },
+    },
     "InboxItem": {
         "type": "object",
         "required": ["delivery_id", "document_id", "kind", "from", "to", "state", "verdict"],
@@ -81,7 +108,11 @@ SCHEMAS: dict[str, Any] = {
             "state": {"type": "string"},
             "verdict": {"type": "string"},
             "edxml_document_id": {"type": ["string", "null"]},
-            "business_type": {"type": ["integer", "null"]},
+            "business_type": {
+                "type": ["string", "null"],
+                "description": "edXML BussinessDocType as text: 0 new, 1 revoke, 2 update, "
+                "3 replace",
+            },
             "status_code": {"type": ["string", "null"]},
             "subject": {"type": ["string", "null"]},
             "created_at": {"type": "string"},
@@ -101,11 +132,28 @@ SCHEMAS: dict[str, Any] = {
             "first": {"type": "boolean", "description": "false when already acknowledged"},
         },
     },
+    "Document": {
+        "type": "object",
+        "required": ["document_id", "kind", "from", "verdict", "received_at", "packet_sha256"],
+        "properties": {
+            "document_id": {"type": "string", "description": "this axis's id (a ULID)"},
+            "kind": {"enum": ["document", "status"]},
+            "from": {"type": "string"},
+            "edxml_document_id": {"type": ["string", "null"]},
+            "business_type": {"type": ["string", "null"]},
+            "status_code": {"type": ["string", "null"]},
+            "response_for": {"type": ["string", "null"]},
+            "subject": {"type": ["string", "null"]},
+            "verdict": {"type": "string"},
+            "received_at": {"type": "string", "format": "date-time"},
+            "packet_sha256": {"type": "string"},
+        },
+    },
     "Trace": {
         "type": "object",
         "required": ["document", "events"],
         "properties": {
-            "document": {"type": "object"},
+            "document": _ref("Document"),
             "events": {
                 "type": "array",
                 "items": {
@@ -135,6 +183,21 @@ SCHEMAS: dict[str, Any] = {
             "successor": {"type": ["string", "null"]},
             "delivery": {"enum": ["pull", "push"]},
             "push_url": {"type": ["string", "null"]},
+        },
+    },
+    "AgencyInput": {
+        "type": "object",
+        "description": "An agency to store; its code is the path's (a code here must equal it)",
+        "required": ["name", "tier"],
+        "properties": {
+            "code": {"type": "string"},
+            "name": {"type": "string", "maxLength": 500},
+            "tier": {"enum": ["central", "province", "district", "commune"]},
+            "parent": {"type": ["string", "null"]},
+            "status": {"enum": ["active", "closed"], "default": "active"},
+            "successor": {"type": ["string", "null"]},
+            "delivery": {"enum": ["pull", "push"], "default": "pull"},
+            "push_url": {"type": ["string", "null"], "description": "needed for push"},
         },
     },
     "Agencies": {
@@ -208,13 +271,17 @@ SCHEMAS: dict[str, Any] = {
 
 def _op(
     summary: str,
+    errors: str,
     ok: dict[str, Any],
     *,
     body: dict[str, Any] | None = None,
     params: list[dict[str, Any]] | None = None,
     tag: str = "agency",
 ) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": {**ok, **ERRORS}}
+    """One operation: its success answers ``ok`` and the error statuses it can really
+    give (``errors``, e.g. ``"401 403 404"``; the test drives every one of them)."""
+    responses = {**ok, **{status: ERRORS[status] for status in errors.split()}}
+    op: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": responses}
     if body is not None:
         op["requestBody"] = body
     if params:
@@ -267,12 +334,29 @@ def openapi_document(vxp_prefix: str = "/vxp") -> dict[str, Any]:
                 "get": {
                     "summary": "This document",
                     "security": [],
-                    "responses": {"200": {"description": "OpenAPI document"}},
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "required": ["openapi", "info", "paths", "components"],
+                                "properties": {
+                                    "openapi": {"const": "3.1.0"},
+                                    "info": {"type": "object"},
+                                    "servers": {"type": "array"},
+                                    "components": {"type": "object"},
+                                    "security": {"type": "array"},
+                                    "paths": {"type": "object"},
+                                },
+                            },
+                            "OpenAPI document",
+                        )
+                    },
                 }
             },
             "/api/v1/packets": {
                 "post": _op(
                     "Send a packet (document or status)",
+                    "400 401 403 422",
                     {
                         "201": _json(_ref("Accepted"), "Committed"),
                         "200": _json(_ref("Accepted"), "A duplicate: the original answer"),
@@ -283,6 +367,7 @@ def openapi_document(vxp_prefix: str = "/vxp") -> dict[str, Any]:
             "/api/v1/inbox": {
                 "get": _op(
                     "List pending deliveries for the caller's agencies",
+                    "400 401 403",
                     {"200": _json(_ref("Inbox"), "Inbox items, oldest first")},
                     params=[
                         _q("agency", {"type": "string"}, "one agency the caller speaks for"),
@@ -295,6 +380,7 @@ def openapi_document(vxp_prefix: str = "/vxp") -> dict[str, Any]:
             "/api/v1/inbox/{delivery_id}": {
                 "get": _op(
                     "Fetch a delivery: the original bytes, exactly as sent",
+                    "401 403 404",
                     {
                         "200": {
                             "description": "the edXML packet",
@@ -307,6 +393,7 @@ def openapi_document(vxp_prefix: str = "/vxp") -> dict[str, Any]:
             "/api/v1/inbox/{delivery_id}/ack": {
                 "post": _op(
                     "Acknowledge a delivery (idempotent)",
+                    "401 403 404",
                     {"200": _json(_ref("Ack"), "Acknowledged")},
                     params=[_p("delivery_id", {"type": "integer"})],
                 )
@@ -314,6 +401,7 @@ def openapi_document(vxp_prefix: str = "/vxp") -> dict[str, Any]:
             "/api/v1/documents/{document_id}/trace": {
                 "get": _op(
                     "A document's trace: every event with time, node and status code",
+                    "401 404",
                     {"200": _json(_ref("Trace"), "The trace")},
                     params=[_p("document_id", {"type": "string"})],
                 )
@@ -321,6 +409,7 @@ def openapi_document(vxp_prefix: str = "/vxp") -> dict[str, Any]:
             "/api/v1/agencies": {
                 "get": _op(
                     "The directory of agencies",
+                    "401 403",
                     {"200": _json(_ref("Agencies"), "All")},
                     tag="admin",
                 )
@@ -328,16 +417,18 @@ def openapi_document(vxp_prefix: str = "/vxp") -> dict[str, Any]:
             "/api/v1/agencies/{code}": {
                 "get": _op(
                     "One agency",
+                    "401 403 404",
                     {"200": _json(_ref("Agency"), "The agency")},
                     params=[_p("code", {"type": "string"})],
                     tag="admin",
                 ),
                 "put": _op(
                     "Create or update an agency",
+                    "400 401 403",
                     {"200": _json(_ref("Agency"), "Stored")},
                     body={
                         "required": True,
-                        "content": {"application/json": {"schema": _ref("Agency")}},
+                        "content": {"application/json": {"schema": _ref("AgencyInput")}},
                     },
                     params=[_p("code", {"type": "string"})],
                     tag="admin",
@@ -345,10 +436,14 @@ def openapi_document(vxp_prefix: str = "/vxp") -> dict[str, Any]:
             },
             "/api/v1/systems": {
                 "get": _op(
-                    "Systems (no secrets)", {"200": _json(_ref("Systems"), "All")}, tag="admin"
+                    "Systems (no secrets)",
+                    "401 403",
+                    {"200": _json(_ref("Systems"), "All")},
+                    tag="admin",
                 ),
                 "post": _op(
                     "Create a system; its credentials are shown once",
+                    "400 401 403",
                     {"201": _json(_ref("Credentials"), "Created")},
                     body={
                         "required": True,
@@ -360,6 +455,7 @@ def openapi_document(vxp_prefix: str = "/vxp") -> dict[str, Any]:
             "/api/v1/reports/exchange": {
                 "get": _op(
                     "Exchange counts: sent, received, acknowledged, refused, signed share",
+                    "400 401 403",
                     {"200": _json(_ref("ExchangeReport"), "The report")},
                     params=[
                         _q("from", day, "first day (Asia/Ho_Chi_Minh)"),
