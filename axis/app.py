@@ -271,6 +271,7 @@ async def build_services(
         limits=parse_limits(config),
         routes=config.routes,
         national_enabled=config.national.enabled,
+        organ_id=config.axis.organ_id,
     )
     executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="axis-verify")
     real_clock = clock or (lambda: datetime.now(UTC))

@@ -28,6 +28,7 @@ from lxml import etree
 
 from axis.credentials import may_act_for
 from axis.directory import DEFAULT_ROUTES, Agency, RouteRule, match_route, resolve_recipient
+from axis.hops import Hop, append_hop
 from axis.observe import NULL_OBSERVER, IntakeObserver, current_request_id
 from axis.store import VN_TZ, NewDelivery, NewPacket, Refusal, Store, dedup_key
 from axis_errors import AuthError, AxisError, PacketError
@@ -69,6 +70,7 @@ class IntakeSettings:
     refuse_outcomes: frozenset[str] = frozenset({Outcome.INVALID.value})
     routes: tuple[RouteRule, ...] = DEFAULT_ROUTES
     national_enabled: bool = False
+    organ_id: str | None = None  # this axis's OrganId: the hop it records (axis.hops)
 
 
 @dataclass(frozen=True)
@@ -111,12 +113,23 @@ class Intake:
         )
 
     async def submit(
-        self, body: bytes, caller: Caller, *, channel: Channel, claimed_from: str | None = None
+        self,
+        body: bytes,
+        caller: Caller,
+        *,
+        channel: Channel,
+        claimed_from: str | None = None,
+        hops: Sequence[Hop] = (),
     ) -> Accepted:
         """Accept ``body`` from ``caller`` or raise a recorded refusal.
 
         ``claimed_from`` is the sender a protocol names outside the packet (VXP's signed
-        ``from``); when given it must equal From/OrganId.
+        ``from``); when given it must equal From/OrganId. ``hops`` are the axes the packet
+        went through before (told by an authenticated peer axis); this axis's own hop is
+        appended and the list is kept in the answer (``answer["hops"]``, ADR 0008).
+
+        On the ``national`` channel (a packet the national axis delivered to us) only
+        recipients routed ``local`` get a delivery: the others were the national axis's.
         """
         now = self.clock()
         sender: str | None = None
@@ -154,9 +167,11 @@ class Intake:
                     code="auth.forged-from",
                 )
             await self._check_signer(verdict, sender)
-            plan = await self._plan(packet)
+            plan = await self._plan(packet, channel)
+            organ = self.settings.organ_id
+            trace = append_hop(hops, Hop(organ, now, verdict_label)) if organ else tuple(hops)
             accepted = await self._commit(
-                packet, verdict, body=body, caller=caller, now=now, plan=plan
+                packet, verdict, body=body, caller=caller, now=now, plan=plan, hops=trace
             )
         except AxisError as exc:
             if sender is None:
@@ -210,9 +225,14 @@ class Intake:
         )
 
     async def _plan(
-        self, packet: DocumentPacket | StatusPacket
+        self, packet: DocumentPacket | StatusPacket, channel: Channel = "native"
     ) -> tuple[tuple[NewDelivery, ...], tuple[str, ...]]:
-        """One delivery per recipient; unknown or unroutable codes refuse the packet."""
+        """One delivery per recipient; unknown or unroutable codes refuse the packet.
+
+        A code the directory knows as closed goes to its successor first, and the route
+        is the successor's (a code of a merged province may now be ours). A code the
+        directory does not know is routed as it is.
+        """
         if isinstance(packet, DocumentPacket):
             recipients: Sequence[str] = packet.recipients
         else:
@@ -222,14 +242,18 @@ class Intake:
         unknown: list[str] = []
         not_local: list[str] = []
         for code in recipients:
-            route = match_route(code, self.settings.routes) or "local"
+            resolved = await self._resolve(code)
+            routed = resolved[0].code if resolved is not None else code
+            route = match_route(routed, self.settings.routes) or "local"
             if route == "national":
+                if channel == "national":
+                    continue  # the national axis delivers it; it came to us for the others
                 if not self.settings.national_enabled:
                     not_local.append(code)
                     continue
-                deliveries.append(NewDelivery(code, code, "national"))
+                via_codes = resolved[1] if resolved is not None else ()
+                deliveries.append(NewDelivery(code, routed, "national", None, via_codes))
                 continue
-            resolved = await self._resolve(code)
             if resolved is None:
                 unknown.append(code)
                 continue
@@ -252,6 +276,12 @@ class Intake:
                 "Unknown recipient code(s): " + ", ".join(unknown),
                 code="route.unknown-recipient",
                 details={"recipients": unknown},
+            )
+        if not deliveries:
+            raise PacketError(
+                "None of the packet's recipients is local to this axis: " + ", ".join(recipients),
+                code="route.no-local-recipient",
+                details={"recipients": list(recipients)},
             )
         return tuple(deliveries), tuple(notes)
 
@@ -281,6 +311,7 @@ class Intake:
         caller: Caller,
         now: datetime,
         plan: tuple[tuple[NewDelivery, ...], tuple[str, ...]],
+        hops: Sequence[Hop] = (),
     ) -> Accepted:
         deliveries, notes = plan
         sender_agency = await self.store.get_agency(packet.sender)
@@ -341,6 +372,7 @@ class Intake:
             ],
             "notes": list(notes),
             "received_at": now.isoformat(),
+            "hops": [h.to_json() for h in hops],
         }
         committed = await self.store.commit_packet(replace(new, answer=answer))
         return Accepted(committed.document_id, committed.created, committed.answer)
