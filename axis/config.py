@@ -60,6 +60,9 @@ Keys and defaults (``<data_dir>`` is ``axis.data_dir``), a Markdown table for th
 | `national.tls_ca` | none | PEM CA(s) of the national axis's HTTPS certificate |
 | `routes` | `[{match="*", via="local"}]` | `[[routes]]` tables, first match wins |
 | `security.secret_key_file` | `<data_dir>/secret.key` | 32-byte key encrypting stored secrets |
+| `audit.cert` | none | PEM certificate of the axis (+ its chain): signs audit heads and receipts |
+| `audit.key` | none | PEM private key of `audit.cert` (unencrypted; file mode 0600) |
+| `audit.sign_interval` | `300.0` | seconds between signatures of the audit chain head |
 | `log.format` | `"text"` | `"text"` or `"json"` (one JSON object a line, with the request id) |
 | `log.level` | `"INFO"` | `DEBUG`, `INFO`, `WARNING`, `ERROR` |
 | `alerts.webhook_url` | none | POST each alert (JSON) to this URL |
@@ -104,6 +107,7 @@ from axis_errors import ConfigError, InputError
 
 __all__ = [
     "AlertsConfig",
+    "AuditConfig",
     "AxisSection",
     "Config",
     "DatabaseConfig",
@@ -203,6 +207,15 @@ class SecurityConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditConfig:
+    """The axis's own certificate and key (audit heads, receipts: ``axis.auditsign``)."""
+
+    cert: Path | None = None
+    key: Path | None = field(default=None, repr=False)
+    sign_interval: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
 class LogConfig:
     format: Literal["text", "json"] = "text"
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -243,6 +256,7 @@ class Config:
     national: NationalConfig = NationalConfig()
     routes: tuple[RouteRule, ...] = DEFAULT_ROUTES
     security: SecurityConfig = SecurityConfig()
+    audit: AuditConfig = AuditConfig()
     log: LogConfig = LogConfig()
     alerts: AlertsConfig = AlertsConfig()
     source: Path | None = None
@@ -258,6 +272,7 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
     "vxp": VxpConfig,
     "national": NationalConfig,
     "security": SecurityConfig,
+    "audit": AuditConfig,
     "log": LogConfig,
     "alerts": AlertsConfig,
 }
@@ -516,6 +531,13 @@ def _check(sections: Mapping[str, Any]) -> None:
             code="config.bad-value",
             details={"key": "server.tls_key"},
         )
+    audit: AuditConfig = sections["audit"]
+    if (audit.cert is None) != (audit.key is None):
+        raise ConfigError(
+            "audit.cert and audit.key must be given together.",
+            code="config.bad-value",
+            details={"key": "audit.key"},
+        )
     if server.tls_client_ca is not None and server.tls_cert is None:
         raise ConfigError(
             "server.tls_client_ca (mTLS) needs server.tls_cert and server.tls_key.",
@@ -529,6 +551,7 @@ def _check(sections: Mapping[str, Any]) -> None:
         "limits.max_elements": sections["limits"].max_elements,
         "database.pool_size": sections["database"].pool_size,
         "national.poll_interval": sections["national"].poll_interval,
+        "audit.sign_interval": sections["audit"].sign_interval,
         "alerts.interval": sections["alerts"].interval,
         "alerts.destination_failing_minutes": sections["alerts"].destination_failing_minutes,
         "alerts.inbox_waiting_minutes": sections["alerts"].inbox_waiting_minutes,

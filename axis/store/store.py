@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from axis.credentials import SecretBox, hash_token, validate_system_id
 from axis.directory import TIERS, Agency, is_valid_code, normalize_code, validate_pattern
 from axis.store import schema as t
+from axis.store.audit import install_audit_chain
 from axis.store.models import (
     AgencyCert,
     Committed,
@@ -56,6 +57,7 @@ from axis.store.models import (
     counter_day,
     utcnow,
 )
+from axis.store.sigcounts import count_signatures
 from axis_errors import AxisError, ConfigError, InputError, NotFoundError, StoreError
 
 if TYPE_CHECKING:
@@ -822,7 +824,10 @@ class Store:
         inc: Counter[CounterKey] = Counter()
         events = []
         pos = 0
-        for (p, related), mine in zip(new, wanted, strict=True):
+        recipient_tiers = await count_signatures(
+            conn, self._insert, [(p, mine) for (p, _), mine in zip(new, wanted, strict=True)]
+        )
+        for (p, related), mine, rtiers in zip(new, wanted, recipient_tiers, strict=True):
             my_ids = ids[pos : pos + len(mine)]
             pos += len(mine)
             day = counter_day(p.received_at)
@@ -855,17 +860,18 @@ class Store:
                 "size": len(p.data),
                 "sha256": hashlib.sha256(p.data).hexdigest(),
                 "notes": list(p.notes),
+                "recipient_tiers": list(rtiers),
+                "signer_sha256": p.signer_sha256,
             }
-            events.append(
-                self._event_row(
-                    "packet.accepted",
-                    p.received_at,
-                    document_id=p.document_id,
-                    agency_code=p.sender_code,
-                    actor=p.system_id,
-                    detail=detail,
-                )
+            row = self._event_row(
+                "packet.accepted",
+                p.received_at,
+                document_id=p.document_id,
+                agency_code=p.sender_code,
+                actor=p.system_id,
+                detail=detail,
             )
+            events.append(row | {"packet_sha256": detail["sha256"]})
         await self._count(conn, inc)
         await conn.execute(t.events.insert(), events)
 
@@ -1570,6 +1576,7 @@ async def open_store(
             "postgresql+asyncpg.",
             code="config.bad-database-url",
         )
+    install_audit_chain(write_engine)  # every events INSERT is hash-chained
     store = Store(
         read_engine=read_engine,
         write_engine=write_engine,
