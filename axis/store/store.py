@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from axis.credentials import SecretBox, hash_token, validate_system_id
 from axis.directory import TIERS, Agency, is_valid_code, normalize_code, validate_pattern
+from axis.store import deliveries as _dq
 from axis.store import schema as t
 from axis.store.audit import install_audit_chain
 from axis.store.models import (
@@ -61,7 +62,11 @@ from axis.store.sigcounts import count_signatures
 from axis_errors import AxisError, ConfigError, InputError, NotFoundError, StoreError
 
 if TYPE_CHECKING:
+    from axis.breaker import BreakerState
+    from axis.retry import Decision
+    from axis.store.deliveries import Attempt, Claim, PushTarget, QueuedDelivery, QueueStats
     from axis.store.users import UserStore
+    from axis.transport import DeliveryJob, DeliveryOutcome
 
 __all__ = ["Store", "open_store"]
 
@@ -1302,6 +1307,58 @@ class Store:
             )
             for r in rows
         ]
+
+    # --- delivery queue (axis.store.deliveries: push, national, dead letters) ----------
+
+    async def claim_due(self, now: datetime, **kw: Any) -> list[Claim]:
+        """Claim due push/national deliveries (see :func:`axis.store._dq.claim_due`)."""
+        return await _dq.claim_due(self, now, **kw)
+
+    async def release_claims(self, delivery_ids: Sequence[int]) -> None:
+        await _dq.release(self, delivery_ids)
+
+    async def record_attempt(
+        self,
+        job: DeliveryJob,
+        outcome: DeliveryOutcome,
+        decision: Decision,
+        now: datetime,
+        **kw: Any,
+    ) -> str:
+        """One attempt, its history row and its consequence, in one transaction."""
+        return await _dq.record_attempt(self, job, outcome, decision, now, **kw)
+
+    async def requeue(self, delivery_id: int, *, actor: str | None = None) -> bool:
+        return await _dq.requeue(self, delivery_id, actor=actor)
+
+    async def requeue_destination(self, destination: str, *, actor: str | None = None) -> int:
+        return await _dq.requeue_destination(self, destination, actor=actor)
+
+    async def queue_stats(self, now: datetime, *, include_pull: bool = False) -> list[QueueStats]:
+        return await _dq.queue_stats(self, now, include_pull=include_pull)
+
+    async def list_deliveries(self, **kw: Any) -> list[QueuedDelivery]:
+        return await _dq.list_deliveries(self, **kw)
+
+    async def get_delivery(self, delivery_id: int) -> QueuedDelivery:
+        return await _dq.get_delivery(self, delivery_id)
+
+    async def delivery_history(self, delivery_id: int) -> list[Attempt]:
+        return await _dq.delivery_history(self, delivery_id)
+
+    async def breaker_states(self) -> dict[str, BreakerState]:
+        return await _dq.breaker_states(self)
+
+    async def set_push_delivery(
+        self, code: str, url: str, secret: str | None, *, actor: str | None = None
+    ) -> None:
+        await _dq.set_push_delivery(self, code, url, secret, actor=actor)
+
+    async def set_pull_delivery(self, code: str, *, actor: str | None = None) -> None:
+        await _dq.set_pull_delivery(self, code, actor=actor)
+
+    async def push_target(self, code: str) -> PushTarget | None:
+        return await _dq.push_target(self, code)
 
     # --- counters ----------------------------------------------------------------------
 
