@@ -40,6 +40,12 @@ RECEIVE_STATUS_DESC = {
 }
 
 
+def _receive_status_desc(state: str, reason: str | None) -> str:
+    """The state in words; a failed delivery also says why (updateStatus fail's reason)."""
+    desc = RECEIVE_STATUS_DESC.get(state, state)
+    return f"{desc}: {reason}" if state == "failed" and reason else desc
+
+
 def _wire_time(at: datetime) -> str:
     return at.strftime("%Y-%m-%d %H:%M:%S")
 
@@ -197,7 +203,7 @@ async def get_sent_edoc_list(request: web.Request) -> web.Response:
             "sendStatus": "done",
             "sendStatusDesc": "Đã gửi",
             "receiveStatus": d.state,
-            "receiveStatusDesc": RECEIVE_STATUS_DESC.get(d.state, d.state),
+            "receiveStatusDesc": _receive_status_desc(d.state, d.last_error),
             "title": doc.subject,
             "notation": doc.code_notation,
             "sentTime": _wire_time(doc.received_at),
