@@ -515,6 +515,7 @@ async def test_office_systems_loop_through_the_sdk_api(
         assert by_receiver[first_item].receive_status == "acked"
         assert by_receiver[first_item].received_time != ""
         assert by_receiver[second_item].receive_status == "failed"
+        assert by_receiver[second_item].receive_status_desc.endswith("Sai thể thức văn bản")
         assert by_receiver[dept_item.doc_id].receive_status == "pending"
         assert {s.to_code for s in sent if s.sender_doc_id == doc_id} == {DEPT, CITY}
         statuses = await dalat.get_sent_edoc_list("status")
