@@ -71,8 +71,9 @@ def write_issued(issued: pki.Issued, directory: Path, stem: str) -> tuple[Path, 
 
 @pytest.fixture
 async def deployment(tmp_path: Path) -> DevDeployment:
-    dep = await create_dev_deployment(tmp_path / "dep", agencies=AGENCIES, systems=SYSTEMS, now=NOW)
-    return dep
+    return await create_dev_deployment(
+        tmp_path / "dep", agencies=AGENCIES, systems=SYSTEMS, now=NOW
+    )
 
 
 @pytest.fixture
