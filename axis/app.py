@@ -19,6 +19,7 @@ from aiohttp import web
 from adapters.crl import fetch_crl
 from axis.api import native, vxp
 from axis.api.common import SERVICES, request_id_middleware
+from axis.auditsign import AxisSigner, audit_heads_ctx, load_axis_signer
 from axis.config import Config
 from axis.credentials import default_system_id, new_secret, new_token, validate_system_id
 from axis.directory import Agency, agency_from_fields
@@ -126,6 +127,8 @@ class Services:
     store: Store
     intake: Intake
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    #: the axis's own key and certificate ([audit]): signs audit heads and receipts
+    axis_signer: AxisSigner | None = None
 
     # --- callers -------------------------------------------------------------------
     @staticmethod
@@ -254,6 +257,7 @@ def build_web_app(services: Services) -> web.Application:
         client_max_size=services.config.server.max_body_bytes + 1024,
     )
     app[SERVICES] = services
+    app.cleanup_ctx.append(audit_heads_ctx)  # signs the audit chain head periodically
     native.add_routes(app)
     vxp.add_routes(app, services.config.vxp.prefix)
     return app
@@ -262,6 +266,7 @@ def build_web_app(services: Services) -> web.Application:
 async def build_services(
     config: Config, *, clock: Callable[[], datetime] | None = None
 ) -> Services:
+    axis_signer = await asyncio.to_thread(load_axis_signer, config)
     store = await open_configured_store(config)
     trust, revocation = await load_trust(config)
     settings = IntakeSettings(
@@ -276,7 +281,9 @@ async def build_services(
     executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="axis-verify")
     real_clock = clock or (lambda: datetime.now(UTC))
     intake = Intake(store, settings, clock=real_clock, executor=executor, path_cache=PathCache())
-    return Services(config=config, store=store, intake=intake, clock=real_clock)
+    return Services(
+        config=config, store=store, intake=intake, clock=real_clock, axis_signer=axis_signer
+    )
 
 
 def server_ssl_context(config: Config) -> ssl.SSLContext | None:

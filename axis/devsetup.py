@@ -119,6 +119,8 @@ async def create_dev_deployment(
             "crls": [str(pki.crl_pem), str(pki.root_crl_pem)],
         },
     }
+    # the axis's own certificate: signs the audit chain heads and the receipts
+    sections["audit"] = {"cert": str(pki.axis.cert), "key": str(pki.axis.key)}
     if database_url:
         sections["database"] = {"url": database_url}
     for section, keys in (extra or {}).items():
