@@ -78,6 +78,20 @@ Keys and defaults (``<data_dir>`` is ``axis.data_dir``), a Markdown table for th
 | `alerts.destination_failing_minutes` | `15.0` | a destination failing this long raises an alert |
 | `alerts.inbox_waiting_minutes` | `60.0` | a packet untaken this long in an inbox raises one |
 | `alerts.cert_expiry_days` | `30` | a certificate expiring within this many days raises one |
+| `delivery.sweep_interval` | `1.0` | seconds between sweeps for due deliveries (push, national) |
+| `delivery.max_attempts` | `8` | attempts before a delivery becomes a dead letter |
+| `delivery.base_delay` | `2.0` | seconds before the first retry (then doubled, with jitter) |
+| `delivery.max_delay` | `600.0` | longest wait between two attempts (seconds) |
+| `delivery.max_age_hours` | `72.0` | a delivery still failing this long is a dead letter |
+| `delivery.per_destination_concurrency` | `4` | attempts at once per destination |
+| `delivery.max_in_flight` | `64` | attempts at once in all |
+| `delivery.push_timeout` | `30.0` | seconds a push request may take |
+| `delivery.breaker_failures` | `5` | consecutive failures that pause a destination |
+| `delivery.breaker_failing_for` | `300.0` | ...or seconds of failing without a success |
+| `delivery.breaker_cooldown` | `60.0` | seconds a paused destination waits for a probe |
+| `delivery.client_cert` | none | PEM client certificate presented to push endpoints (mTLS) |
+| `delivery.client_key` | none | PEM private key of `client_cert` |
+| `delivery.ca_file` | none | PEM CA(s) of the push endpoints' HTTPS certificates |
 
 ``routes`` example::
 
@@ -111,6 +125,7 @@ __all__ = [
     "AxisSection",
     "Config",
     "DatabaseConfig",
+    "DeliveryConfig",
     "LimitsConfig",
     "LogConfig",
     "NationalConfig",
@@ -243,6 +258,26 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryConfig:
+    """The delivery engine: retries, limits, circuit breaker, push requests."""
+
+    sweep_interval: float = 1.0
+    max_attempts: int = 8
+    base_delay: float = 2.0
+    max_delay: float = 600.0
+    max_age_hours: float = 72.0
+    per_destination_concurrency: int = 4
+    max_in_flight: int = 64
+    push_timeout: float = 30.0
+    breaker_failures: int = 5
+    breaker_failing_for: float = 300.0
+    breaker_cooldown: float = 60.0
+    client_cert: Path | None = None
+    client_key: Path | None = field(default=None, repr=False)
+    ca_file: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration; ``source`` is the file it was read from, if any."""
 
@@ -259,6 +294,7 @@ class Config:
     audit: AuditConfig = AuditConfig()
     log: LogConfig = LogConfig()
     alerts: AlertsConfig = AlertsConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
     source: Path | None = None
 
 
@@ -275,6 +311,7 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
     "audit": AuditConfig,
     "log": LogConfig,
     "alerts": AlertsConfig,
+    "delivery": DeliveryConfig,
 }
 _HINTS: Final[dict[str, dict[str, Any]]] = {
     name: typing.get_type_hints(cls) for name, cls in _SECTIONS.items()
@@ -556,6 +593,14 @@ def _check(sections: Mapping[str, Any]) -> None:
         "alerts.destination_failing_minutes": sections["alerts"].destination_failing_minutes,
         "alerts.inbox_waiting_minutes": sections["alerts"].inbox_waiting_minutes,
         "alerts.cert_expiry_days": sections["alerts"].cert_expiry_days,
+        "delivery.sweep_interval": sections["delivery"].sweep_interval,
+        "delivery.max_attempts": sections["delivery"].max_attempts,
+        "delivery.max_age_hours": sections["delivery"].max_age_hours,
+        "delivery.per_destination_concurrency": sections["delivery"].per_destination_concurrency,
+        "delivery.max_in_flight": sections["delivery"].max_in_flight,
+        "delivery.push_timeout": sections["delivery"].push_timeout,
+        "delivery.breaker_failures": sections["delivery"].breaker_failures,
+        "delivery.breaker_failing_for": sections["delivery"].breaker_failing_for,
     }
     for key, value in positive.items():
         if value <= 0:
