@@ -11,6 +11,7 @@ from aiohttp import web
 from axis.api.common import json_response, log_refusal, read_body, services
 from axis.api.openapi import openapi_document
 from axis.directory import Agency, normalize_code
+from axis.hops import hops_of_answer, hops_to_json
 from axis.intake import Caller
 from axis.report import GroupBy, Scope, Slice, exchange_report, grand_total
 from axis_errors import AuthError, AxisError, InputError, NotFoundError
@@ -154,7 +155,9 @@ async def fetch_item(request: web.Request) -> web.Response:
     svc = services(request)
     delivery_id = _path_int(request, "delivery_id")
     item, data = await svc.store.fetch_delivery(delivery_id, list(caller.patterns))
+    hops = hops_of_answer((await svc.store.get_document(item.document_id)).answer)
     headers = {
+        "X-Axis-Trace": hops_to_json(hops),  # the axes it went through (ADR 0008)
         "X-Axis-Document-Id": item.document_id,
         "X-Axis-Delivery-Id": str(item.delivery_id),
         "X-Axis-Verdict": item.verdict,
@@ -284,7 +287,10 @@ async def exchange_counts(request: web.Request) -> web.Response:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return json_response(openapi_document(services(request).config.vxp.prefix))
+    svc = services(request)
+    return json_response(
+        openapi_document(svc.config.vxp.prefix, national=getattr(svc, "national", None) is not None)
+    )
 
 
 def agency_json(a: Agency) -> dict[str, Any]:

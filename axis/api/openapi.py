@@ -71,6 +71,63 @@ SCHEMAS: dict[str, Any] = {
             "notes": {"type": "array", "items": {"type": "string"}},
             "received_at": {"type": "string"},
             "duplicate": {"type": "boolean"},
+            "hops": {"type": "array", "items": _ref("Hop")},
+        },
+    },
+    "NationalHealth": {
+        "type": "object",
+        "required": ["configured", "endpoint", "poll", "directory_sync"],
+        "properties": {
+            "configured": {"type": "boolean"},
+            "endpoint": {"type": ["string", "null"]},
+            "poll": {
+                "type": "object",
+                "description": "last_poll, last_success, backlog, last_error, last_report",
+            },
+            "directory_sync": {
+                "type": "object",
+                "description": "last_sync, last_success, listed, added, updated, closed",
+            },
+        },
+    },
+    "PollReport": {
+        "type": "object",
+        "required": ["started_at", "listed", "accepted", "refused", "deferred", "ok"],
+        "properties": {
+            "started_at": {"type": "string", "format": "date-time"},
+            "finished_at": {"type": ["string", "null"]},
+            "listed": {"type": "integer"},
+            "accepted": {"type": "integer"},
+            "duplicates": {"type": "integer"},
+            "echoes": {"type": "integer", "description": "our own packets handed back"},
+            "refused": {"type": "integer", "description": "answered updateStatus fail"},
+            "deferred": {"type": "integer", "description": "left for the next poll"},
+            "ok": {"type": "boolean"},
+            "error": {"type": ["string", "null"]},
+            "refusals": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "DirectoryChanges": {
+        "type": "object",
+        "required": ["added", "updated", "closed"],
+        "properties": {
+            "added": {"type": "array", "items": {"type": "string"}},
+            "updated": {"type": "array", "items": {"type": "string"}},
+            "closed": {"type": "array", "items": {"type": "object"}},
+            "ignored": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "Hop": {
+        "type": "object",
+        "description": (
+            "An axis the packet went through, recorded beside the sender's signed bytes "
+            "(ADR 0008): its OrganId, when it took the packet, its verdict on the signature"
+        ),
+        "required": ["organ_id", "at"],
+        "properties": {
+            "organ_id": {"type": "string"},
+            "at": {"type": "string", "format": "date-time"},
+            "verdict": {"type": ["string", "null"]},
         },
     },
     "Signer": {
@@ -147,6 +204,7 @@ SCHEMAS: dict[str, Any] = {
             "verdict": {"type": "string"},
             "received_at": {"type": "string", "format": "date-time"},
             "packet_sha256": {"type": "string"},
+            "hops": {"type": "array", "items": _ref("Hop")},
         },
     },
     "Trace": {
@@ -303,7 +361,39 @@ def _p(name: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
-def openapi_document(vxp_prefix: str = "/vxp") -> dict[str, Any]:
+def national_paths() -> dict[str, Any]:
+    """The admin operations of the national axis link (served when it is configured)."""
+    return {
+        "/api/v1/admin/national": {
+            "get": _op(
+                "The national link's health: last poll, last success, backlog, last error",
+                "401 403",
+                {"200": _json(_ref("NationalHealth"), "The health")},
+                tag="admin",
+            )
+        },
+        "/api/v1/admin/national/poll": {
+            "post": _op(
+                "Poll the national axis now (documents and statuses)",
+                "401 403",
+                {"200": _json(_ref("PollReport"), "What the poll did")},
+                tag="admin",
+            )
+        },
+        "/api/v1/admin/national/directory-sync": {
+            "post": _op(
+                "Sync the directory from the national axis now (getAgenciesList)",
+                "401 403",
+                {"200": _json(_ref("DirectoryChanges"), "What changed")},
+                tag="admin",
+            )
+        },
+    }
+
+
+def openapi_document(vxp_prefix: str = "/vxp", *, national: bool = False) -> dict[str, Any]:
+    """The document; ``national`` adds the national link's admin operations (served only
+    by an axis with ``national.endpoint``)."""
     packet_body = {
         "required": True,
         "content": {
@@ -313,7 +403,7 @@ def openapi_document(vxp_prefix: str = "/vxp") -> dict[str, Any]:
         "description": "An edXML document or status packet, signed (XMLDSig) or not.",
     }
     day = {"type": "string", "format": "date"}
-    return {
+    doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "Axis native API",
@@ -468,3 +558,6 @@ def openapi_document(vxp_prefix: str = "/vxp") -> dict[str, Any]:
             },
         },
     }
+    if national:
+        doc["paths"].update(national_paths())
+    return doc

@@ -24,6 +24,7 @@ from adapters.vxp.protocol import (
     unframe_edoc,
 )
 from axis.api.common import json_response, log_refusal, read_body, services
+from axis.hops import hops_of_answer, parse_hops
 from axis.intake import Caller
 from axis.store import DocumentRecord
 from axis_errors import AuthError, AxisError, InputError, NotFoundError
@@ -103,13 +104,18 @@ async def send_edoc(request: web.Request) -> web.Response:
     claimed_hash = params.get("hash-file")
     if claimed_hash and not check_hash_file(body, claimed_hash):
         raise InputError("hash-file does not match the body.", code="vxp.hash-mismatch")
-    accepted = await svc.intake.submit(body, caller, channel="vxp", claimed_from=params["from"])
+    # ``trace``: the hops an axis forwarding the packet recorded before us (ADR 0008)
+    hops = parse_hops(params.get("trace"))
+    accepted = await svc.intake.submit(
+        body, caller, channel="vxp", claimed_from=params["from"], hops=hops
+    )
     answer = accepted.answer
     return json_response(
         envelope_ok(
             DocId=accepted.document_id,
             verdict=answer.get("verdict"),
             duplicate=not accepted.created,
+            trace=answer.get("hops", []),
         )
     )
 
@@ -139,8 +145,14 @@ async def get_received_edoc_list(request: web.Request) -> web.Response:
 async def get_edoc(request: web.Request) -> web.Response:
     caller, params = await _authenticate(request, "getEdoc")
     svc = services(request)
-    _, data = await svc.store.fetch_delivery(_doc_id(params), list(caller.patterns))
-    return json_response(envelope_ok(data=base64.b64encode(data).decode("ascii")))
+    item, data = await svc.store.fetch_delivery(_doc_id(params), list(caller.patterns))
+    hops = hops_of_answer((await svc.store.get_document(item.document_id)).answer)
+    return json_response(
+        envelope_ok(
+            data=base64.b64encode(data).decode("ascii"),
+            trace=[h.to_json() for h in hops],  # an Axis extension (ADR 0008)
+        )
+    )
 
 
 async def download_edoc(request: web.Request) -> web.Response:
@@ -236,6 +248,10 @@ async def get_agencies_list(request: web.Request) -> web.Response:
     await _authenticate(request, "getAgenciesList")
     svc = services(request)
     agencies = await svc.store.list_agencies()
+    replaced: dict[str, list[str]] = {}
+    for a in agencies:
+        if a.status == "closed" and a.successor:
+            replaced.setdefault(a.successor, []).append(a.code)
     data = [
         {
             "id": a.code,
@@ -243,7 +259,7 @@ async def get_agencies_list(request: web.Request) -> web.Response:
             "name": a.name,
             "mail": None,
             "pid": a.parent,
-            "oldCode": None,
+            "oldCode": ",".join(replaced.get(a.code, ())) or None,
             "status": a.status,
             "successor": a.successor,
         }
