@@ -17,11 +17,12 @@ from typing import Any
 from aiohttp import web
 
 from adapters.crl import fetch_crl
-from axis.api import native, vxp
+from axis.api import admin, native, vxp
 from axis.api.common import SERVICES, request_id_middleware
 from axis.auditsign import AxisSigner, audit_heads_ctx, load_axis_signer
 from axis.config import Config
 from axis.credentials import default_system_id, new_secret, new_token, validate_system_id
+from axis.delivery import DeliveryEngine, delivery_ctx, engine_from_config
 from axis.directory import Agency, agency_from_fields
 from axis.intake import Caller, Intake, IntakeSettings
 from axis.store import InboxItem, NewSystem, Store, System, open_configured_store
@@ -129,6 +130,8 @@ class Services:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     #: the axis's own key and certificate ([audit]): signs audit heads and receipts
     axis_signer: AxisSigner | None = None
+    #: the delivery engine (push, and national once its transport is plugged in)
+    delivery: DeliveryEngine | None = None
 
     # --- callers -------------------------------------------------------------------
     @staticmethod
@@ -258,7 +261,9 @@ def build_web_app(services: Services) -> web.Application:
     )
     app[SERVICES] = services
     app.cleanup_ctx.append(audit_heads_ctx)  # signs the audit chain head periodically
+    app.cleanup_ctx.append(delivery_ctx)  # the delivery engine runs with the app
     native.add_routes(app)
+    admin.add_routes(app)
     vxp.add_routes(app, services.config.vxp.prefix)
     return app
 
@@ -281,8 +286,15 @@ async def build_services(
     executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="axis-verify")
     real_clock = clock or (lambda: datetime.now(UTC))
     intake = Intake(store, settings, clock=real_clock, executor=executor, path_cache=PathCache())
+    delivery = engine_from_config(config, store, clock=real_clock)
+    intake.on_commit = delivery.wake
     return Services(
-        config=config, store=store, intake=intake, clock=real_clock, axis_signer=axis_signer
+        config=config,
+        store=store,
+        intake=intake,
+        clock=real_clock,
+        axis_signer=axis_signer,
+        delivery=delivery,
     )
 
 

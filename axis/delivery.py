@@ -22,20 +22,29 @@ import asyncio
 import contextlib
 import logging
 import random
+import ssl
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from adapters.webhook import PushClient
+from axis.api.common import SERVICES
 from axis.breaker import BreakerPolicy, BreakerState, allowed, current, on_failure, on_success
+from axis.config import Config, DeliveryConfig
+from axis.push import PushTransport
 from axis.retry import Retry, RetryPolicy, decide
 from axis.store import Store
 from axis.store.deliveries import NATIONAL, Claim
 from axis.transport import DeliveryOutcome, Transport
-from axis_errors import AxisError
+from axis_errors import AxisError, ConfigError
 
-__all__ = ["DeliveryEngine", "EngineSettings"]
+__all__ = ["DeliveryEngine", "EngineSettings", "delivery_ctx", "engine_from_config"]
 
 log = logging.getLogger("axis.delivery")
 
@@ -91,6 +100,11 @@ class DeliveryEngine:
         self._runner: asyncio.Task[None] | None = None
         self._timers: set[asyncio.TimerHandle] = set()
         self._running = False
+        self._scheduler: Any = None
+
+    def add_transport(self, route: str, transport: Transport) -> None:
+        """Plug the transport of a route (e.g. the national adapter's, for ``national``)."""
+        self.transports[route] = transport
 
     # --- observation ---------------------------------------------------------------
 
@@ -268,12 +282,30 @@ class DeliveryEngine:
                 log.exception("delivery sweep failed")
                 await asyncio.sleep(0.5)
 
-    def start(self) -> None:
-        """Start ticking on :meth:`wake` (the scheduler's sweep calls :meth:`sweep`)."""
+    @property
+    def scheduler_running(self) -> bool:
+        return self._scheduler is not None and bool(self._scheduler.running)
+
+    def start(self, sweep_interval: float | None = 1.0) -> None:
+        """Start ticking on :meth:`wake`, and (unless ``sweep_interval`` is None) an
+        apscheduler job that sweeps every ``sweep_interval`` seconds."""
         if self._running:
             return
         self._running = True
         self._runner = asyncio.create_task(self._loop(), name="delivery-engine")
+        if sweep_interval is not None:
+            scheduler = AsyncIOScheduler(timezone=UTC)
+            scheduler.add_job(
+                self.sweep,
+                "interval",
+                seconds=sweep_interval,
+                id="delivery-sweep",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+            )
+            scheduler.start()
+            self._scheduler = scheduler
         self.wake()
 
     async def sweep(self) -> None:
@@ -284,6 +316,9 @@ class DeliveryEngine:
         """Stop ticking; let running attempts finish for ``grace`` seconds, cancel the
         rest and give their deliveries back (no lease left behind)."""
         self._running = False
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
         for handle in self._timers:
             handle.cancel()
         self._timers.clear()
@@ -301,3 +336,94 @@ class DeliveryEngine:
             if unfinished:
                 with contextlib.suppress(AxisError):
                     await self.store.release_claims(unfinished)
+
+    async def close(self) -> None:
+        """Stop, then close the transports that hold connections."""
+        await self.stop()
+        for transport in self.transports.values():
+            closer = getattr(transport, "close", None)
+            if closer is not None:
+                await closer()
+
+
+# --- the composition root's part ---------------------------------------------------------
+
+
+def push_ssl_context(d: DeliveryConfig) -> ssl.SSLContext | None:
+    """TLS settings of push requests: our client certificate (mTLS) and the endpoints'
+    CAs; None means the system's defaults."""
+    if (d.client_cert is None) != (d.client_key is None):
+        raise ConfigError(
+            "delivery.client_cert and delivery.client_key must be given together.",
+            code="config.bad-value",
+            details={"key": "delivery.client_key"},
+        )
+    if d.client_cert is None and d.ca_file is None:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    try:
+        if d.ca_file is not None:
+            ctx.load_verify_locations(d.ca_file)
+        if d.client_cert is not None and d.client_key is not None:
+            ctx.load_cert_chain(d.client_cert, d.client_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"Cannot load the push TLS files ({type(exc).__name__}).",
+            code="config.tls-unreadable",
+        ) from None
+    return ctx
+
+
+def engine_from_config(
+    config: Config, store: Store, *, clock: Callable[[], datetime] | None = None
+) -> DeliveryEngine:
+    """The engine with the push transport for the route ``local``; the national
+    adapter adds its own with :meth:`DeliveryEngine.add_transport`."""
+    d = config.delivery
+    policy = RetryPolicy(
+        max_attempts=d.max_attempts,
+        base_delay=d.base_delay,
+        max_delay=d.max_delay,
+        max_age=timedelta(hours=d.max_age_hours),
+    )
+    breaker = BreakerPolicy(
+        failures=d.breaker_failures,
+        failing_for=timedelta(seconds=d.breaker_failing_for),
+        cooldown=timedelta(seconds=d.breaker_cooldown),
+    )
+    attempt_timeout = d.push_timeout + 10.0
+    settings = EngineSettings(
+        per_destination=d.per_destination_concurrency,
+        max_in_flight=d.max_in_flight,
+        attempt_timeout=attempt_timeout,
+        lease_seconds=max(60.0, 2 * attempt_timeout),
+    )
+    client = PushClient(
+        timeout=d.push_timeout,
+        ssl_context=push_ssl_context(d),
+        connections=max(d.max_in_flight, 10),
+        per_host=d.per_destination_concurrency,
+    )
+    transports: dict[str, Transport] = {"local": PushTransport(store, client)}
+    return DeliveryEngine(
+        store,
+        transports,
+        policy,
+        breaker=breaker,
+        settings=settings,
+        clock=clock or _utcnow,
+    )
+
+
+async def delivery_ctx(app: web.Application) -> AsyncIterator[None]:
+    """aiohttp cleanup context: the engine runs while the app does."""
+    services = app[SERVICES]
+    engine = services.delivery
+    if engine is None:
+        yield
+        return
+    engine.start(services.config.delivery.sweep_interval)
+    try:
+        yield
+    finally:
+        await engine.close()

@@ -99,6 +99,8 @@ class Intake:
         self.clock = clock
         self.executor = executor
         self.path_cache = path_cache if path_cache is not None else PathCache()
+        #: called after a commit that stored a new packet (the delivery engine's wake-up)
+        self.on_commit: Callable[[], None] | None = None
 
     def _verify(self, body: bytes, at: datetime) -> Verdict:
         s = self.settings
@@ -375,6 +377,8 @@ class Intake:
             "hops": [h.to_json() for h in hops],
         }
         committed = await self.store.commit_packet(replace(new, answer=answer))
+        if committed.created and deliveries and self.on_commit is not None:
+            self.on_commit()
         return Accepted(committed.document_id, committed.created, committed.answer)
 
     async def _record_refusal(
