@@ -218,3 +218,77 @@ def render_table(lines: Iterable[ExchangeLine], *, names: Mapping[str, str] | No
         if i == 0 or i == len(body) - 1:
             out.append("  ".join("-" * w for w in widths))
     return "\n".join(out)
+
+
+# --- today's structure after a reorganization ------------------------------------------
+
+
+@dataclass(frozen=True)
+class MappedRow:
+    """A counter row whose agency is given in today's structure (see
+    :func:`by_current_structure`); satisfies :class:`CounterLike`."""
+
+    day: date
+    agency_code: str | None
+    tier: str | None
+    direction: str
+    verdict: str | None
+    scope: str
+    count: int
+
+
+def current_code(
+    code: str, successor_of: Callable[[str], str | None], *, max_hops: int = 16
+) -> str:
+    """Follow ``successor_of`` from ``code`` to a code that has none (today's agency).
+
+    A cycle or a chain longer than ``max_hops`` stops at the last code before it repeats
+    (the directory refuses cycles; a report must not hang on a bad one).
+    """
+    seen = {code}
+    current = code
+    for _ in range(max_hops):
+        nxt = successor_of(current)
+        if nxt is None or nxt in seen:
+            break
+        seen.add(nxt)
+        current = nxt
+    return current
+
+
+def by_current_structure(
+    rows: Iterable[CounterLike],
+    successor_of: Callable[[str], str | None],
+    *,
+    tier_of: Callable[[str], str | None] | None = None,
+) -> list[MappedRow]:
+    """The same counts with each agency replaced by the agency that carries it on today
+    (its successor's successor...). Rows that land on the same key are added up, so the
+    totals of every direction and verdict are unchanged; only the agency (and, with
+    ``tier_of``, the tier: today's agency's) differ. Reports by the codes of the time
+    use the rows as they are. Sorted like the store's ``counter_rows``.
+    """
+    merged: dict[tuple[date, str | None, str | None, str, str | None, str], int] = {}
+    for row in rows:
+        code = row.agency_code
+        tier = row.tier
+        if code is not None:
+            today = current_code(code, successor_of)
+            if today != code:
+                code = today
+                if tier_of is not None:
+                    tier = tier_of(today) or tier
+        key = (row.day, code, tier, row.direction, row.verdict, row.scope)
+        merged[key] = merged.get(key, 0) + row.count
+    out = [MappedRow(k[0], k[1], k[2], k[3], k[4], k[5], n) for k, n in merged.items()]
+    out.sort(
+        key=lambda r: (
+            r.day,
+            r.agency_code or "",
+            r.tier or "",
+            r.direction,
+            r.verdict or "",
+            r.scope,
+        )
+    )
+    return out

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any, cast
 
@@ -13,7 +14,15 @@ from axis.api.openapi import openapi_document
 from axis.directory import Agency, normalize_code
 from axis.hops import hops_of_answer, hops_to_json
 from axis.intake import Caller
-from axis.report import GroupBy, Scope, Slice, exchange_report, grand_total
+from axis.report import (
+    CounterLike,
+    GroupBy,
+    Scope,
+    Slice,
+    by_current_structure,
+    exchange_report,
+    grand_total,
+)
 from axis_errors import AuthError, AxisError, InputError, NotFoundError
 
 PREFIX = "/api/v1"
@@ -272,12 +281,21 @@ async def exchange_counts(request: web.Request) -> web.Response:
         day_to=_date_param(request, "to"),
         scope=cast(Scope, scope),
     )
-    rows = await svc.store.counter_rows(where.day_from, where.day_to)
+    structure = request.query.get("structure", "time")
+    if structure not in ("time", "current"):
+        raise InputError("structure must be time or current.", code="input.bad-param")
+    rows: Sequence[CounterLike] = await svc.store.counter_rows(where.day_from, where.day_to)
+    if structure == "current":  # agencies as they are today, after reorganizations
+        agencies = await svc.store.list_agencies()
+        successors = {a.code: a.successor for a in agencies if a.status == "closed"}
+        tiers = {a.code: a.tier for a in agencies}
+        rows = by_current_structure(rows, successors.get, tier_of=tiers.get)
     lines = exchange_report(rows, by=cast(GroupBy, by), where=where)
     return json_response(
         {
             "by": by,
             "scope": scope,
+            "structure": structure,
             "from": request.query.get("from"),
             "to": request.query.get("to"),
             "lines": [line.as_dict() for line in lines],

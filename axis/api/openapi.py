@@ -318,6 +318,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "by": {"type": "string"},
             "scope": {"type": "string"},
+            "structure": {"enum": ["time", "current"]},
             "from": {"type": ["string", "null"]},
             "to": {"type": ["string", "null"]},
             "lines": {"type": "array", "items": _ref("ReportLine")},
@@ -552,6 +553,12 @@ def openapi_document(vxp_prefix: str = "/vxp", *, national: bool = False) -> dic
                         _q("to", day, "last day"),
                         _q("by", {"enum": ["agency", "tier", "day", "month", "all"]}, "grouping"),
                         _q("scope", {"enum": ["internal", "national", "all"]}, "which traffic"),
+                        _q(
+                            "structure",
+                            {"enum": ["time", "current"]},
+                            "agencies by the codes of the time (default) or as they are "
+                            "today, closed codes counted under their successors",
+                        ),
                     ],
                     tag="auditor",
                 )
