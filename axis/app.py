@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from adapters.crl import fetch_crl
+from axis import web as web_ui
 from axis.api import admin, native, vxp
 from axis.api.common import SERVICES, request_id_middleware
 from axis.auditsign import AxisSigner, audit_heads_ctx, load_axis_signer
@@ -265,6 +266,7 @@ def build_web_app(services: Services) -> web.Application:
     native.add_routes(app)
     admin.add_routes(app)
     vxp.add_routes(app, services.config.vxp.prefix)
+    web_ui.setup(app)  # dashboard at /, /metrics, /healthz, /readyz, the alert job
     return app
 
 
