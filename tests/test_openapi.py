@@ -337,6 +337,33 @@ async def test_real_answers_match_the_document(api: Api, deployment: DevDeployme
     await api.call("get", report, 401)
     await api.call("get", report, 403, who=agency)
 
+    # --- delivery queues (admin, auditor; acting: admin) -- axis.api.admin
+    queues = f"{P}/admin/queues"
+    await api.call("get", queues, 200, who=admin)
+    await api.call("get", queues, 200, who=auditor, query={"include_pull": "true"})
+    await api.call("get", queues, 401)
+    await api.call("get", queues, 403, who=agency)
+    listing = f"{P}/admin/deliveries"
+    await api.call("get", listing, 200, who=admin, query={"state": "pending", "limit": "5"})
+    await api.call("get", listing, 400, who=admin, query={"state": "lost"})
+    await api.call("get", listing, 401)
+    await api.call("get", listing, 403, who=agency)
+    shown = f"{P}/admin/deliveries/{{delivery_id}}"
+    await api.call("get", shown, 200, who=auditor, path=mine)
+    await api.call("get", shown, 401, path=mine)
+    await api.call("get", shown, 403, who=agency, path=mine)
+    await api.call("get", shown, 404, who=admin, path={"delivery_id": 999999})
+    retry = f"{P}/admin/deliveries/{{delivery_id}}/retry"
+    assert (await api.call("post", retry, 200, who=admin, path=mine))["requeued"] is False
+    await api.call("post", retry, 401, path=mine)
+    await api.call("post", retry, 403, who=auditor, path=mine)
+    await api.call("post", retry, 404, who=admin, path={"delivery_id": 999999})
+    retry_all = f"{P}/admin/queues/{{destination}}/retry-all"
+    national = {"destination": "national"}
+    assert (await api.call("post", retry_all, 200, who=admin, path=national))["requeued"] == 0
+    await api.call("post", retry_all, 401, path=national)
+    await api.call("post", retry_all, 403, who=auditor, path=national)
+
     # every operation was exercised, with every status it documents and no other
     documented = {
         (m, p): {int(s) for s in op["responses"]}

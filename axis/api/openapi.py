@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from axis import __version__
+from axis.api.delivery_doc import DELIVERY_SCHEMAS, delivery_paths
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -325,6 +326,7 @@ SCHEMAS: dict[str, Any] = {
             "total": _ref("ReportLine"),
         },
     },
+    **DELIVERY_SCHEMAS,  # the delivery queues (axis.api.delivery_doc)
 }
 
 
@@ -567,4 +569,5 @@ def openapi_document(vxp_prefix: str = "/vxp", *, national: bool = False) -> dic
     }
     if national:
         doc["paths"].update(national_paths())
+    doc["paths"].update(delivery_paths())  # the delivery queues (axis.api.admin)
     return doc
