@@ -231,9 +231,10 @@ def plan_sync(
         if new != current:
             updated.append(new)
     replaced: set[str] = set()
-    for code, item in items.items():
+    listed = {normalize_code(i.code): i for i in remote if is_valid_code(normalize_code(i.code))}
+    for code, item in listed.items():  # our own codes may replace remote ones (a merger)
         for old in _old_codes(item.old_code):
-            if old == code or not is_valid_code(old) or not is_remote(old) or old in items:
+            if old == code or not is_valid_code(old) or not is_remote(old) or old in listed:
                 continue
             replaced.add(old)
             current = mine.get(old)
