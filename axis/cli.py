@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "axis.commands.agencies",
     "axis.commands.systems",
     "axis.commands.admin",
+    "axis.commands.deliveries",
 )
 
 

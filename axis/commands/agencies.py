@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from axis.commands._deployment import add_config_argument, run_with_store
+from axis.commands.deliveries import add_set_delivery
 from axis.directory import (
     AGENCY_STATUSES,
     DELIVERY_MODES,
@@ -77,6 +78,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--successor", required=True, metavar="CODE")
     add_config_argument(p)
     p.set_defaults(func=_close)
+
+    add_set_delivery(sub)  # set-delivery CODE --push URL | --pull (axis.commands.deliveries)
 
 
 def _read(path: Path) -> str:
