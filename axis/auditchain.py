@@ -394,10 +394,20 @@ class ChainVerifier:
 
     WINDOW: Final = 4096
 
-    def __init__(self, *, heads: Iterable[SignedHead] = (), max_problems: int = 100) -> None:
+    def __init__(
+        self,
+        *,
+        heads: Iterable[SignedHead] = (),
+        max_problems: int = 100,
+        start_hash: str | None = GENESIS,
+    ) -> None:
+        """``start_hash`` is the hash the first event must link to: :data:`GENESIS` for
+        a whole chain, ``None`` for a slice (an export) that starts wherever its first
+        event says; signed heads then vouch for what follows."""
         self.report = ChainReport()
         self._max = max_problems
-        self._expected = GENESIS
+        self._expected = GENESIS if start_hash is None else start_hash
+        self._anchor_free = start_hash is None
         self._started = False
         self._last_id: int | None = None
         self._recent: dict[str, int] = {}
@@ -406,6 +416,7 @@ class ChainVerifier:
         for head in heads:
             self._heads.setdefault(head.event_id, []).append(head)
         self._head_hashes: dict[int, str] = {}
+        self._pending: deque[ChainEvent] = deque()
 
     def problem(
         self, kind: ProblemKind, event_id: int | None, message: str, document_id: str | None = None
@@ -421,50 +432,65 @@ class ChainVerifier:
         if len(self._recent_order) > self.WINDOW:
             self._recent.pop(self._recent_order.popleft(), None)
 
+    LOOKAHEAD: Final = 64
+
     def feed(self, batch: Sequence[ChainEvent]) -> None:
-        """Check the next events (ids increasing)."""
+        """Check the next events (ids increasing). The last :data:`LOOKAHEAD` events wait
+        for their successors (to tell a moved event): call :meth:`finish` at the end."""
+        self._pending.extend(batch)
+        while len(self._pending) > self.LOOKAHEAD:
+            self._check(self._pending.popleft())
+
+    def finish(self) -> ChainReport:
+        """Check the events still waiting; returns the report."""
+        while self._pending:
+            self._check(self._pending.popleft())
+        return self.report
+
+    def _check(self, ev: ChainEvent) -> None:
         rep = self.report
-        for i, ev in enumerate(batch):
-            rep.events += 1
-            if ev.id in self._heads:
-                self._head_hashes[ev.id] = ev.hash or ""
-            if ev.hash is None or ev.prev_hash is None:
-                if not self._started:
-                    rep.legacy_events += 1  # written before the chain existed
-                else:
-                    self.problem(
-                        "unchained",
-                        ev.id,
-                        f"Event {ev.id} ({ev.kind}) has no hash: it was written around the "
-                        "chain (or its hash was erased).",
-                        ev.document_id,
-                    )
-                self._last_id = ev.id
-                continue
-            self._started = True
-            content_ok = ev.computed_hash() == ev.hash
-            link_ok = ev.prev_hash == self._expected
-            if not link_ok:
-                self._broken_link(ev, batch[i + 1 :], content_ok)
-            elif not content_ok:
+        rep.events += 1
+        if ev.id in self._heads:
+            self._head_hashes[ev.id] = ev.hash or ""
+        if ev.hash is None or ev.prev_hash is None:
+            if not self._started:
+                rep.legacy_events += 1  # written before the chain existed
+            else:
                 self.problem(
-                    "edited",
+                    "unchained",
                     ev.id,
-                    f"Event {ev.id} ({ev.kind}, {canonical_time(ev.at)}) was edited: its "
-                    "content no longer matches its hash.",
+                    f"Event {ev.id} ({ev.kind}) has no hash: it was written around the "
+                    "chain (or its hash was erased).",
                     ev.document_id,
                 )
-            self._remember(ev)
-            self._expected = ev.hash
             self._last_id = ev.id
-            rep.last_event_id, rep.last_hash = ev.id, ev.hash
+            return
+        if self._anchor_free and not self._started:
+            self._expected = ev.prev_hash
+        self._started = True
+        content_ok = ev.computed_hash() == ev.hash
+        link_ok = ev.prev_hash == self._expected
+        if not link_ok:
+            self._broken_link(ev, list(self._pending), content_ok)
+        elif not content_ok:
+            self.problem(
+                "edited",
+                ev.id,
+                f"Event {ev.id} ({ev.kind}, {canonical_time(ev.at)}) was edited: its "
+                "content no longer matches its hash.",
+                ev.document_id,
+            )
+        self._remember(ev)
+        self._expected = ev.hash
+        self._last_id = ev.id
+        rep.last_event_id, rep.last_hash = ev.id, ev.hash
 
     def _broken_link(self, ev: ChainEvent, later: Sequence[ChainEvent], content_ok: bool) -> None:
         prev = ev.prev_hash or ""
         earlier = self._recent.get(prev)
         moved_from = earlier if earlier is not None and earlier != self._last_id else None
         if moved_from is None:
-            moved_from = next((e.id for e in later[: self.WINDOW] if e.hash == prev), None)
+            moved_from = next((e.id for e in later if e.hash == prev), None)
         if moved_from is not None:
             self.problem(
                 "reordered",
@@ -505,6 +531,7 @@ class ChainVerifier:
     def check_heads(self, certs: Sequence[x509.Certificate]) -> None:
         """Check every signed head: signature by one of ``certs``, and the event it names
         is present with that hash. Call after the last :meth:`feed`."""
+        self.finish()
         by_fp = {_cert_sha256(c): c for c in certs}
         rep = self.report
         for event_id in sorted(self._heads):

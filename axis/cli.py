@@ -18,6 +18,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "axis.commands.demo",
     "axis.commands.agencies",
     "axis.commands.systems",
+    "axis.commands.audit",
+    "axis.commands.report",
     "axis.commands.admin",
     "axis.commands.deliveries",
 )
