@@ -15,6 +15,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "axis.commands.signing",
     "axis.commands.pki",
     "axis.commands.serve",
+    "axis.commands.national",
+    "axis.commands.directory",
     "axis.commands.demo",
     "axis.commands.agencies",
     "axis.commands.systems",
