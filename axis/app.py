@@ -19,13 +19,16 @@ from aiohttp import web
 from adapters.crl import fetch_crl
 from axis import web as web_ui
 from axis.api import admin, native, vxp
+from axis.api import national as national_api
 from axis.api.common import SERVICES, request_id_middleware
 from axis.auditsign import AxisSigner, audit_heads_ctx, load_axis_signer
 from axis.config import Config
 from axis.credentials import default_system_id, new_secret, new_token, validate_system_id
 from axis.delivery import DeliveryEngine, delivery_ctx, engine_from_config
 from axis.directory import Agency, agency_from_fields
+from axis.hops import hops_of_answer
 from axis.intake import Caller, Intake, IntakeSettings
+from axis.national import NationalRuntime
 from axis.store import InboxItem, NewSystem, Store, System, open_configured_store
 from axis_errors import ConfigError, InputError
 from certs.profiles import load_profile
@@ -133,6 +136,9 @@ class Services:
     axis_signer: AxisSigner | None = None
     #: the delivery engine (push, and national once its transport is plugged in)
     delivery: DeliveryEngine | None = None
+    #: the national axis link (``national.endpoint`` set): its transport serves the route
+    #: "national" of the engine; it polls and syncs the directory on its schedule
+    national: NationalRuntime | None = None
 
     # --- callers -------------------------------------------------------------------
     @staticmethod
@@ -197,6 +203,7 @@ class Services:
             "verdict": doc.verdict,
             "received_at": doc.received_at.isoformat(),
             "packet_sha256": doc.packet_sha256,
+            "hops": [h.to_json() for h in hops_of_answer(doc.answer)],
         }
 
     def trace_json(self, event: Any) -> dict[str, Any]:
@@ -262,9 +269,12 @@ def build_web_app(services: Services) -> web.Application:
     )
     app[SERVICES] = services
     app.cleanup_ctx.append(audit_heads_ctx)  # signs the audit chain head periodically
+    app.cleanup_ctx.append(national_api.national_ctx)  # polls the national axis
     app.cleanup_ctx.append(delivery_ctx)  # the delivery engine runs with the app
     native.add_routes(app)
     admin.add_routes(app)
+    if services.national is not None:
+        national_api.add_routes(app)
     vxp.add_routes(app, services.config.vxp.prefix)
     web_ui.setup(app)  # dashboard at /, /metrics, /healthz, /readyz, the alert job
     return app
@@ -290,6 +300,10 @@ async def build_services(
     intake = Intake(store, settings, clock=real_clock, executor=executor, path_cache=PathCache())
     delivery = engine_from_config(config, store, clock=real_clock)
     intake.on_commit = delivery.wake
+    national_link: NationalRuntime | None = None
+    if config.national.enabled:
+        national_link = NationalRuntime(config, store, intake, clock=real_clock)
+        delivery.add_transport("national", national_link.transport)
     return Services(
         config=config,
         store=store,
@@ -297,6 +311,7 @@ async def build_services(
         clock=real_clock,
         axis_signer=axis_signer,
         delivery=delivery,
+        national=national_link,
     )
 
 

@@ -11,11 +11,12 @@ unset) the actions answer 404 ``national.not-configured``.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from axis.api.common import json_response, services
+from axis.api.common import SERVICES, json_response, services
 from axis.api.native import PREFIX, authenticate, require_role
 from axis.national import NationalRuntime, national_health
 from axis_errors import NotFoundError
@@ -23,7 +24,7 @@ from axis_errors import NotFoundError
 if TYPE_CHECKING:
     from axis.app import Services
 
-__all__ = ["add_routes"]
+__all__ = ["add_routes", "national_ctx"]
 
 
 def _runtime(svc: Services) -> NationalRuntime:
@@ -63,6 +64,20 @@ async def directory_sync(request: web.Request) -> web.Response:
     svc = services(request)
     changes = await _runtime(svc).sync_directory(actor=caller.system_id)
     return json_response(changes.summary())
+
+
+async def national_ctx(app: web.Application) -> AsyncIterator[None]:
+    """aiohttp cleanup context: the national link polls and syncs while the app runs
+    (registered before the delivery engine's, so that it closes after it)."""
+    runtime: NationalRuntime | None = getattr(app[SERVICES], "national", None)
+    if runtime is None:
+        yield
+        return
+    runtime.start()
+    try:
+        yield
+    finally:
+        await runtime.close()
 
 
 def add_routes(app: web.Application) -> None:
