@@ -15,10 +15,16 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # xmlsec1 is the independent XMLDSig implementation the cross-checks run against.
+# chromium runs the dashboard's browser test.
 tools:
 	@command -v xmlsec1 >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xmlsec1; \
 	  else echo "xmlsec1 missing: sudo apt-get install xmlsec1"; fi; }
+	@# Debian's Chromium for the dashboard's browser test (Playwright drives it; it never
+	@# downloads a browser of its own).
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "chromium missing: sudo apt-get install chromium (the browser test is skipped)"; fi; }
 
 test: install tools
 	$(PY) -m pytest

@@ -74,6 +74,11 @@ class AlertMonitor:
         self.state = alerts.AlertState()
         self.active: list[alerts.Alert] = []  # what the dashboard shows
         self.interval = config.interval
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
 
     async def tick(self) -> alerts.Transition:
         """One evaluation: returns what fired and what resolved (and notifies them)."""
@@ -117,10 +122,12 @@ class AlertMonitor:
 
     async def context(self, app: web.Application) -> AsyncIterator[None]:
         """aiohttp cleanup context: the loop runs while the app serves (if configured)."""
-        task = asyncio.create_task(self.run()) if self.channels else None
+        if self.channels:
+            self._task = asyncio.create_task(self.run(), name="alerts")
         try:
             yield
         finally:
+            task, self._task = self._task, None
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -16,6 +16,7 @@ from axis.api.common import SERVICES
 from axis.metrics import AxisMetrics
 from axis.monitor import AlertMonitor
 from axis.sources import Sources
+from axis.tracing import install_tracing
 from axis.web.auth import LoginThrottle
 from axis.web.health import HEALTH_SOURCES, METRICS, MONITOR, add_health_routes
 from axis.web.pages import ACTIVE_ALERTS, ENV, SOURCES, THROTTLE, add_page_routes
@@ -30,6 +31,7 @@ def setup(app: web.Application) -> None:
     sources = Sources(services)
     metrics = AxisMetrics()
     services.intake.observer = metrics
+    install_tracing(services)
     monitor = AlertMonitor(services, sources)
     app[ENV] = environment()
     app[SOURCES] = sources

@@ -54,10 +54,12 @@ async def readyz(request: web.Request) -> web.StreamResponse:
         checks["database"] = "ok"
     except AxisError as exc:
         checks["database"] = f"unavailable ({exc.code})"
-    scheduler = getattr(svc, "scheduler", None)
-    if scheduler is not None:
-        running = bool(getattr(scheduler, "running", True))
-        checks["scheduler"] = "ok" if running else "stopped"
+    engine = getattr(svc, "delivery", None)
+    if engine is not None and hasattr(engine, "scheduler_running"):
+        checks["scheduler"] = "ok" if engine.scheduler_running else "stopped"
+    monitor = request.app[MONITOR]
+    if monitor.channels:
+        checks["alerts"] = "ok" if monitor.running else "stopped"
     trust = svc.intake.settings.trust
     checks["trust"] = f"ok ({len(trust.anchors)} anchors)" if trust.anchors else "no anchors"
     if svc.config.policy.revocation_mode != "off":

@@ -120,8 +120,8 @@ def day_chart(days: Sequence[DayFigures]) -> Markup:
         return _TOP + plot_h - plot_h * v / top
 
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W} {_H}" width="{_W}" '
-        f'height="{_H}" role="img" aria-labelledby="chart-title" class="chart">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W} {_H}" width="100%" '
+        f'preserveAspectRatio="xMinYMin meet" role="img" aria-labelledby="chart-title">',
         '<title id="chart-title">Gói tin 30 ngày qua / packets over the last 30 days</title>',
     ]
     for frac in (0, 0.5, 1):
@@ -133,7 +133,7 @@ def day_chart(days: Sequence[DayFigures]) -> Markup:
         )
         parts.append(
             f'<text x="{_LEFT - 6}" y="{yy + 4:.1f}" text-anchor="end" font-size="11" '
-            f'fill="{_GREY}">{escape(fmt_num(int(v)))}</text>'
+            f'fill="{_GREY}">{escape(fmt_num(v if v % 1 else int(v)))}</text>'
         )
     points = []
     for i, d in enumerate(days):
