@@ -480,36 +480,51 @@ class NationalRuntime:
             await self.sync_directory(actor="scheduler")
         except AxisError as exc:
             log.warning("directory sync failed: [%s] %s", exc.code, exc)
+        except Exception:
+            log.exception("directory sync failed")
+        self._schedule(
+            "national-directory-sync",
+            self._scheduled_sync,
+            self.config.national.directory_sync_interval,
+        )
 
     def start(self) -> None:
-        """Schedule the poll and the sync (an interval of 0 leaves that job out)."""
-        n = self.config.national
+        """Schedule the poll and the sync (an interval of 0 leaves that job out).
+
+        Each run schedules the next one ``interval`` seconds after it ENDS (a one-shot
+        apscheduler job): a slow poll is never overlapped nor skipped with a warning.
+        """
         scheduler = AsyncIOScheduler(timezone=UTC)
-        now = datetime.now(UTC)
-        if n.poll_interval > 0:
-            scheduler.add_job(
-                self.poll,
-                "interval",
-                seconds=n.poll_interval,
-                next_run_time=now,
-                id="national-poll",
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=None,
-            )
-        if n.directory_sync_interval > 0:
-            scheduler.add_job(
-                self._scheduled_sync,
-                "interval",
-                seconds=n.directory_sync_interval,
-                next_run_time=now + timedelta(seconds=min(5.0, n.directory_sync_interval)),
-                id="national-directory-sync",
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=None,
-            )
         scheduler.start()
         self._scheduler = scheduler
+        n = self.config.national
+        if n.poll_interval > 0:
+            self._schedule("national-poll", self._scheduled_poll, 0.0)
+        if n.directory_sync_interval > 0:
+            self._schedule(
+                "national-directory-sync",
+                self._scheduled_sync,
+                min(5.0, n.directory_sync_interval),
+            )
+
+    def _schedule(self, job_id: str, job: Callable[[], Awaitable[None]], delay: float) -> None:
+        if self._scheduler is None:
+            return
+        self._scheduler.add_job(
+            job,
+            "date",
+            run_date=datetime.now(UTC) + timedelta(seconds=delay),
+            id=job_id,
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+
+    async def _scheduled_poll(self) -> None:
+        try:
+            await self.poll()
+        except Exception:  # a bug of ours: logged, and the link keeps polling
+            log.exception("national poll failed")
+        self._schedule("national-poll", self._scheduled_poll, self.config.national.poll_interval)
 
     async def close(self) -> None:
         if self._scheduler is not None:
