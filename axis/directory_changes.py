@@ -150,6 +150,17 @@ def _old_codes(text: str) -> list[str]:
     return out
 
 
+def _loops(code: str, successor: Mapping[str, str]) -> bool:
+    seen = {code}
+    current = successor.get(code)
+    while current is not None:
+        if current in seen:
+            return True
+        seen.add(current)
+        current = successor.get(current)
+    return False
+
+
 def plan_sync(
     local: Iterable[Agency],
     remote: Sequence[RemoteItem],
@@ -208,11 +219,26 @@ def plan_sync(
         tiers[code] = infer_tier(code, parent_tier)
         return tiers[code]
 
+    # who replaced whom (our own codes may replace remote ones: a merger); a code that is
+    # some listed code's oldCode is closed even if the list still carries it
+    listed = {normalize_code(i.code): i for i in remote if is_valid_code(normalize_code(i.code))}
+    replaced_by: dict[str, str] = {}
+    for code, item in listed.items():
+        for old in _old_codes(item.old_code):
+            if old != code and is_valid_code(old) and is_remote(old):
+                replaced_by.setdefault(old, code)
+    looping = {old for old in replaced_by if _loops(old, replaced_by)}
+    for old in sorted(looping):
+        ignored.append(f"{old}: its successors form a cycle")
+        del replaced_by[old]
+
     added: list[Agency] = []
     updated: list[Agency] = []
     closed: dict[str, Agency] = {}
     closures: list[Closure] = []
     for code, item in items.items():
+        if code in replaced_by:
+            continue
         parent = parent_of(item)
         if parent == code:
             parent = None
@@ -230,21 +256,17 @@ def plan_sync(
         )
         if new != current:
             updated.append(new)
-    replaced: set[str] = set()
-    listed = {normalize_code(i.code): i for i in remote if is_valid_code(normalize_code(i.code))}
-    for code, item in listed.items():  # our own codes may replace remote ones (a merger)
-        for old in _old_codes(item.old_code):
-            if old == code or not is_valid_code(old) or not is_remote(old) or old in listed:
-                continue
-            replaced.add(old)
-            current = mine.get(old)
-            if current is not None and current.status == "closed" and current.successor == code:
-                continue
-            base = current or Agency(old, old, tier_for(old, None))
-            closed[old] = replace(base, status="closed", successor=code)
-            closures.append(Closure(old, code, today, "sync"))
+    for old, code in replaced_by.items():
+        current = mine.get(old)
+        if current is not None and current.status == "closed" and current.successor == code:
+            continue
+        listed_old = items.get(old)
+        old_name = listed_old.name if listed_old is not None and listed_old.name else old
+        base = current or Agency(old, old_name[:_MAX_NAME], tier_for(old, None))
+        closed[old] = replace(base, status="closed", successor=code)
+        closures.append(Closure(old, code, today, "sync"))
     for code, agency in mine.items():
-        if code in items or code in replaced or code in closed:
+        if code in items or code in replaced_by or code in closed:
             continue
         if agency.status != "active" or not is_remote(code):
             continue

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,19 +22,15 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from adapters.vxp.client import VxpClient
 from axis.app import RunningDaemon, start_daemon
-from axis.config import load_config
 from axis.devsetup import DevDeployment
 from axis.hops import parse_hops
-from axis.store import open_configured_store
 from axis.store.national import NationalStore
 from signing.policy import DEFAULT_POLICY
 from signing.trust import NO_REVOCATION_DATA, TrustStore, load_certificates
 from signing.verify import verify_packet
-from tests.daemon_process import DaemonProcess, free_port
 from tests.federation_support import (
     BTC,
     H36,
@@ -192,3 +187,239 @@ async def _nothing_waiting(vxp: VxpClient) -> bool:
     return not await vxp.get_received_edoc_list("edoc") and not await vxp.get_received_edoc_list(
         "status"
     )
+
+
+async def _deliveries_to(run: Running, doc_id: str) -> Any:
+    return (await run.h36.services.store.get_document(doc_id)).deliveries
+
+
+# --- the national axis down ------------------------------------------------------------
+
+
+async def test_packets_wait_while_the_national_axis_is_down_and_go_once_it_returns(
+    tmp_path: Path, session: aiohttp.ClientSession
+) -> None:
+    fed = await create_federation(tmp_path)
+    async with running(fed) as run:
+        ward = run.client(run.h36, fed.h36, "qlvb.phuong", session)
+        tayninh = run.client(run.h53, fed.h53, "qlvb.tayninh", session)
+        await run.national.stop()  # the national axis goes away
+
+        sent = []
+        for n in range(3):
+            doc = document(H36_WARD, [H53_DEPT], number=str(100 + n))
+            status, answer = await ward.send(signed_document(fed, doc))
+            assert status == 201, answer  # accepted at once: never inside the request
+            sent.append(answer["document_id"])
+
+        async def all_tried_and_waiting() -> bool:
+            for doc_id in sent:
+                (d,) = await _deliveries_to(run, doc_id)
+                if d.state != "pending" or d.attempts < 1 or not d.last_error:
+                    return False
+                assert "vxp.unreachable" in d.last_error or "vxp.timeout" in d.last_error
+            return True
+
+        await eventually(all_tried_and_waiting)
+
+        run.national = await start_daemon(fed.national.config)  # back, same port and data
+
+        async def three() -> list[dict[str, Any]] | None:
+            items = await tayninh.inbox()
+            return items if len(items) >= 3 else None
+
+        items = await eventually(three)
+        for doc_id in sent:
+            await eventually(
+                lambda i=doc_id: _state_is(run, i, "acked")  # type: ignore[misc]
+            )
+        await asyncio.sleep(1.0)  # give a duplicate every chance to show up
+        items = await tayninh.inbox()
+        assert len(items) == 3
+        assert len({i["edxml_document_id"] for i in items}) == 3
+        national_docs = await run.national.services.store.sent_by([H36_WARD], limit=100)
+        assert len(national_docs) == 3  # stored once each at the national axis
+
+
+async def _state_is(run: Running, doc_id: str, state: str) -> bool:
+    (d,) = await _deliveries_to(run, doc_id)
+    return d.state == state
+
+
+# --- national error codes --------------------------------------------------------------
+
+
+async def test_a_national_error_code_is_retried_per_policy_and_shown_to_admins(
+    tmp_path: Path, session: aiohttp.ClientSession
+) -> None:
+    fed = await create_federation(tmp_path)
+    async with running(fed) as run:
+        ward = run.client(run.h36, fed.h36, "qlvb.phuong", session)
+        admin = run.client(run.h36, fed.h36, "quantri", session)
+        tayninh = run.client(run.h53, fed.h53, "qlvb.tayninh", session)
+        # the national axis stops accepting Lâm Đồng's system: ErrorCode vxp.unknown-system
+        await run.national.services.store.set_system_disabled("axis.h36", True)
+        status, answer = await ward.send(
+            signed_document(fed, document(H36_WARD, [H53_DEPT], number="7"))
+        )
+        assert status == 201
+        (delivery,) = await _deliveries_to(run, answer["document_id"])
+
+        async def shown() -> dict[str, Any] | None:
+            code, body = await admin.get(f"/api/v1/admin/deliveries/{delivery.delivery_id}")
+            assert code == 200, body
+            return body if len(body["attempts"]) >= 2 else None
+
+        seen = await eventually(shown)
+        assert seen["delivery"]["state"] == "pending"  # retried, not given up
+        assert seen["delivery"]["destination"] == "national"
+        assert "national.vxp.unknown-system" in seen["delivery"]["last_error"]
+        assert all(not a["ok"] for a in seen["attempts"])
+        assert {a["error_code"] for a in seen["attempts"]} == {"national.vxp.unknown-system"}
+
+        await run.national.services.store.set_system_disabled("axis.h36", False)
+        await eventually(lambda: inbox_item(tayninh))
+        await eventually(lambda: _state_is(run, answer["document_id"], "acked"))
+
+        # a refusal of the packet itself is final: no retry can help
+        unknown = "000.00.77.H53"  # routed national, unknown to the national axis
+        status, answer = await ward.send(
+            signed_document(fed, document(H36_WARD, [unknown], number="8"))
+        )
+        assert status == 201
+        await eventually(lambda: _state_is(run, answer["document_id"], "dead"))
+        (dead,) = await _deliveries_to(run, answer["document_id"])
+        assert dead.attempts == 1
+        assert dead.last_error and "national.route.unknown-recipient" in dead.last_error
+
+
+# --- what the national axis may not claim ------------------------------------------------
+
+
+async def test_a_packet_from_the_national_axis_claiming_one_of_our_agencies_is_failed(
+    tmp_path: Path, session: aiohttp.ClientSession
+) -> None:
+    fed = await create_federation(tmp_path)
+    async with running(fed) as run:
+        # the national axis's admin system may send as anyone there: a packet "from" a
+        # Lâm Đồng department that Lâm Đồng never sent
+        creds = fed.national.systems["quantri"]
+        forged = signed_document(fed, document(H36_DEPT, [H36_WARD], number="666"))
+        async with VxpClient(f"{run.national.base_url}/vxp", creds.systemid, creds.secret) as vxp:
+            await vxp.send_edoc(forged, from_code=H36_DEPT)
+        store = run.national.services.store
+
+        async def failed() -> Any:
+            (doc,) = await store.sent_by([H36_DEPT], limit=10)
+            (d,) = doc.deliveries
+            return d if d.state == "failed" else None
+
+        d = await eventually(failed)
+        assert d.last_error and d.last_error.startswith("[auth.forged-from]")
+        ward = run.client(run.h36, fed.h36, "qlvb.phuong", session)
+        assert await ward.inbox() == []
+
+
+# --- directory sync and reorganization ---------------------------------------------------
+
+
+async def test_directory_sync_and_a_reorganization(
+    tmp_path: Path, session: aiohttp.ClientSession
+) -> None:
+    fed = await create_federation(tmp_path)
+    async with running(fed) as run:
+        admin = run.client(run.h36, fed.h36, "quantri", session)
+        nat = run.national.services.store
+        # at the national axis: a new department of Tây Ninh, a renamed one, an old code
+        # of Tây Ninh replaced by its commune
+        from axis.directory import Agency
+
+        await nat.upsert_agencies(
+            [
+                Agency("000.00.06.H53", "Sở Tài chính tỉnh Tây Ninh", "province", H53),
+                Agency(H53_DEPT, "Sở Nội vụ tỉnh Tây Ninh (mới)", "province", H53),
+                Agency(
+                    "000.00.32.H53",
+                    "UBND huyện Hòa Thành",
+                    "district",
+                    H53,
+                    "closed",
+                    "000.21.32.H53",
+                ),
+            ]
+        )
+        async with session.post(
+            f"{run.h36.base_url}/api/v1/admin/national/directory-sync", headers=admin.auth
+        ) as r:
+            assert r.status == 200, await r.text()
+            changes = await r.json()
+        assert "000.00.06.H53" in changes["added"] and BTC in changes["added"]
+        assert {"code": "000.00.32.H53", "successor": "000.21.32.H53"} in changes["closed"]
+        assert not any(c.endswith(".H36") for c in changes["added"] + changes["updated"])
+        h36 = run.h36.services.store
+        assert (await h36.get_agency(H53_DEPT)).name == "Sở Nội vụ tỉnh Tây Ninh (mới)"  # type: ignore[union-attr]
+        # a packet to the replaced code goes to the national axis for its successor
+        ward = run.client(run.h36, fed.h36, "qlvb.phuong", session)
+        status, answer = await ward.send(
+            signed_document(fed, document(H36_WARD, ["000.00.32.H53"], number="9"))
+        )
+        assert status == 201
+        assert answer["recipients"] == [
+            {"addressed": "000.00.32.H53", "target": "000.21.32.H53", "route": "national"}
+        ]
+        # a second sync, by the command line, finds nothing new
+        from axis.cli import main
+
+        assert (
+            await asyncio.to_thread(
+                main, ["directory", "sync", "--config", str(fed.h36.config_path)]
+            )
+            == 0
+        )
+        state = await NationalStore(h36).get_state("national.directory-sync")
+        assert state is not None and state["added"] == 0 and state["closed"] == 0
+
+        # the district tier is gone: Đức Trọng's code closes into its commune
+        lamdong = run.client(run.h36, fed.h36, "qlvb.lamdong", session)
+        before = signed_document(fed, document(H36_DEPT, [H36_OLD_DISTRICT], number="10"))
+        assert (await lamdong.send(before))[0] == 201
+        future = tmp_path / "future.csv"
+        future.write_text(f"old_code,new_code,date\n{H36_OLD_DISTRICT},{H36_COMMUNE},2999-01-01\n")
+        assert (
+            await asyncio.to_thread(
+                main, ["directory", "reorganize", str(future), "--config", str(fed.h36.config_path)]
+            )
+            == 2
+        )
+        assert (await h36.get_agency(H36_OLD_DISTRICT)).status == "active"  # type: ignore[union-attr]
+        reorg = tmp_path / "reorg.csv"
+        reorg.write_text(
+            "old_code,new_code,date,name\n"
+            f"{H36_OLD_DISTRICT},{H36_COMMUNE},2025-07-01,UBND xã Đức Trọng (sáp nhập)\n",
+            encoding="utf-8",
+        )
+        assert (
+            await asyncio.to_thread(
+                main, ["directory", "reorganize", str(reorg), "--config", str(fed.h36.config_path)]
+            )
+            == 0
+        )
+        old = await h36.get_agency(H36_OLD_DISTRICT)
+        assert old is not None and (old.status, old.successor) == ("closed", H36_COMMUNE)
+        closure = (await NationalStore(h36).closures())[H36_OLD_DISTRICT]
+        assert closure.closed_on.isoformat() == "2025-07-01" and closure.source == "reorganize"
+        after = signed_document(fed, document(H36_DEPT, [H36_OLD_DISTRICT], number="11"))
+        status, answer = await lamdong.send(after)
+        assert status == 201
+        assert answer["recipients"] == [
+            {"addressed": H36_OLD_DISTRICT, "target": H36_COMMUNE, "route": "local"}
+        ]
+        # reports by the codes of the time, and by today's structure: same totals
+        auditor = admin
+        _, by_time = await auditor.get("/api/v1/reports/exchange", by="agency")
+        _, by_now = await auditor.get("/api/v1/reports/exchange", by="agency", structure="current")
+        received_then = {line["key"]: line["received"] for line in by_time["lines"]}
+        received_now = {line["key"]: line["received"] for line in by_now["lines"]}
+        assert received_then[H36_OLD_DISTRICT] == 1 and received_then[H36_COMMUNE] == 1
+        assert H36_OLD_DISTRICT not in received_now and received_now[H36_COMMUNE] == 2
+        assert by_now["total"] == by_time["total"]

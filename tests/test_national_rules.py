@@ -213,11 +213,20 @@ def test_sync_never_deletes_and_closes_only_what_it_must(
     after = {a.code: a for a in local} | {a.code: a for a in changes.agencies}
     assert set(known) <= set(after)  # nothing deleted
     listed_codes = {c for c, _, _ in listed}
+    replaced = {o for c, _, o in listed if o and o != c}
     for code, agency in after.items():
-        if code in listed_codes:
+        if code in listed_codes and code not in replaced:
             assert agency.status == "active"  # the national axis lists it
-        elif code in known:
+        elif code in known and code not in listed_codes:
             assert agency.status == "closed"  # gone or replaced
+        if agency.status == "closed" and agency.successor is not None:
+            seen = {code}  # no successor chain loops
+            nxt: str | None = agency.successor
+            while nxt is not None and nxt in after:
+                assert nxt not in seen
+                seen.add(nxt)
+                following = after[nxt]
+                nxt = following.successor if following.status == "closed" else None
 
 
 # --- reorganization ------------------------------------------------------------------------
