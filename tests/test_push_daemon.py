@@ -115,7 +115,8 @@ async def test_push_through_the_daemon_with_dead_letters_retries_and_a_restart(
             retried = await admin_post(admin, f"/deliveries/{letter['delivery_id']}/retry")
             assert retried["requeued"] is True
             did = str(letter["delivery_id"])
-            await until(lambda: _true(endpoint.acked[did] == 1), "delivered after the retry")
+            await until(lambda: _state(admin, did, "acked"), "delivered after the retry")
+            assert endpoint.acked[did] == 1
             assert endpoint.bodies[did] == data  # the sender's bytes, exactly
             assert await dalat.inbox(agency=WARD) == []  # pushed: not pending in the inbox
             assert (await dalat.ack(letter["delivery_id"]))[1]["first"] is False
@@ -141,7 +142,8 @@ async def test_push_through_the_daemon_with_dead_letters_retries_and_a_restart(
             )
             assert code == 0 and out.startswith("1 dead letters")
             did2 = str(listed["delivery_id"])
-            await until(lambda: _true(endpoint.acked[did2] == 1), "delivered after retry-all")
+            await until(lambda: _state(admin, did2, "acked"), "delivered after retry-all")
+            assert endpoint.acked[did2] == 1
 
             # the API's retry-all takes the destination percent-encoded in the path
             encoded = quote(dest, safe="")
@@ -168,6 +170,11 @@ async def test_push_through_the_daemon_with_dead_letters_retries_and_a_restart(
 
 async def _nonempty(value: Any) -> bool:
     return bool(await value)
+
+
+async def _state(admin: Native, delivery_id: str, state: str) -> bool:
+    detail = await admin_get(admin, f"/deliveries/{delivery_id}")
+    return bool(detail["delivery"]["state"] == state)
 
 
 async def _true(value: bool) -> bool:
