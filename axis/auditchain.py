@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -77,17 +77,31 @@ ProblemKind = Literal[
 ]
 
 
-def canonical_time(at: datetime) -> str:
-    """``at`` as the chain writes it: UTC ISO 8601 with microseconds."""
-    if at.tzinfo is None:
-        raise ValueError("audit times must be aware datetimes")
-    return at.astimezone(UTC).isoformat(timespec="microseconds")
+def canonical_time(at: datetime | str) -> str:
+    """``at`` as the chain writes it: UTC ISO 8601 with microseconds.
+
+    A string is a stored time read raw: SQLite's ``YYYY-MM-DD HH:MM:SS.ffffff`` (UTC) is
+    rewritten without parsing (the verifier's fast path); other strings are parsed.
+    """
+    if isinstance(at, str):
+        if len(at) == 26 and at[10] == " " and at[19] == ".":
+            return f"{at[:10]}T{at[11:]}+00:00"
+        parsed = datetime.fromisoformat(at)
+        at = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    if at.tzinfo is not UTC:
+        if at.tzinfo is None:
+            raise ValueError("audit times must be aware datetimes")
+        at = at.astimezone(UTC)
+    return at.isoformat(timespec="microseconds")
+
+
+_ENCODER: Final = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
 
 
 def canonical_bytes(
     *,
     event_id: int,
-    at: datetime,
+    at: datetime | str,
     kind: str,
     node: str | None,
     document_id: str | None,
@@ -98,7 +112,7 @@ def canonical_bytes(
     prev_hash: str,
 ) -> bytes:
     """The bytes an event's hash is taken over (see the module docstring)."""
-    return json.dumps(
+    return _ENCODER.encode(
         [
             FORMAT,
             event_id,
@@ -111,16 +125,14 @@ def canonical_bytes(
             detail,
             packet_sha256,
             prev_hash,
-        ],
-        ensure_ascii=True,
-        separators=(",", ":"),
+        ]
     ).encode("ascii")
 
 
 def event_hash(
     *,
     event_id: int,
-    at: datetime,
+    at: datetime | str,
     kind: str,
     node: str | None,
     document_id: str | None,
@@ -172,12 +184,14 @@ def link(rows: Sequence[dict[str, Any]], *, prev_hash: str, first_id: int | Sequ
     return prev_hash
 
 
-@dataclass(frozen=True, slots=True)
-class ChainEvent:
-    """One stored event as the verifier reads it (from the database or an archive)."""
+class ChainEvent(NamedTuple):
+    """One stored event as the verifier reads it (from the database or an archive);
+    a named tuple: tens of thousands are built per second.
+
+    ``at`` may be the stored text as read raw (see :func:`canonical_time`)."""
 
     id: int
-    at: datetime
+    at: datetime | str
     kind: str
     node: str | None
     document_id: str | None
@@ -189,18 +203,24 @@ class ChainEvent:
     hash: str | None
 
     def computed_hash(self) -> str:
-        return event_hash(
-            event_id=self.id,
-            at=self.at,
-            kind=self.kind,
-            node=self.node,
-            document_id=self.document_id,
-            agency_code=self.agency_code,
-            actor=self.actor,
-            detail=self.detail,
-            packet_sha256=self.packet_sha256,
-            prev_hash=self.prev_hash or "",
-        )
+        """The hash this event's content and ``prev_hash`` give (:func:`event_hash`)."""
+        return hashlib.sha256(
+            _ENCODER.encode(
+                [
+                    FORMAT,
+                    self.id,
+                    canonical_time(self.at),
+                    self.kind,
+                    self.node,
+                    self.document_id,
+                    self.agency_code,
+                    self.actor,
+                    self.detail,
+                    self.packet_sha256,
+                    self.prev_hash or "",
+                ]
+            ).encode("ascii")
+        ).hexdigest()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -411,7 +431,7 @@ class ChainVerifier:
         self._started = False
         self._last_id: int | None = None
         self._recent: dict[str, int] = {}
-        self._recent_order: deque[str] = deque()
+        self._older: dict[str, int] = {}
         self._heads: dict[int, list[SignedHead]] = {}
         for head in heads:
             self._heads.setdefault(head.event_id, []).append(head)
@@ -426,11 +446,11 @@ class ChainVerifier:
             self.report.problems.append(Problem(kind, event_id, message, document_id))
 
     def _remember(self, event: ChainEvent) -> None:
+        # two generations of at most WINDOW hashes each: O(1) without per-event eviction
         assert event.hash is not None
         self._recent[event.hash] = event.id
-        self._recent_order.append(event.hash)
-        if len(self._recent_order) > self.WINDOW:
-            self._recent.pop(self._recent_order.popleft(), None)
+        if len(self._recent) >= self.WINDOW:
+            self._older, self._recent = self._recent, {}
 
     LOOKAHEAD: Final = 64
 
@@ -487,7 +507,7 @@ class ChainVerifier:
 
     def _broken_link(self, ev: ChainEvent, later: Sequence[ChainEvent], content_ok: bool) -> None:
         prev = ev.prev_hash or ""
-        earlier = self._recent.get(prev)
+        earlier = self._recent.get(prev, self._older.get(prev))
         moved_from = earlier if earlier is not None and earlier != self._last_id else None
         if moved_from is None:
             moved_from = next((e.id for e in later if e.hash == prev), None)

@@ -6,7 +6,6 @@ chain; exported archives verify offline and catch their own tampering."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import itertools
 import json
 import zipfile
@@ -97,6 +96,7 @@ def test_any_single_edit_delete_or_swap_is_found_at_its_place(n: int, data: st.D
     if what == "edit":
         field = data.draw(st.sampled_from(["detail", "kind", "actor", "at", "packet_sha256"]))
         e = events[i]
+        assert isinstance(e.at, datetime)
         changed = {
             "detail": {"detail": e.detail.replace("Lâm", "Lam")},
             "kind": {"kind": e.kind + "x"},
@@ -104,14 +104,14 @@ def test_any_single_edit_delete_or_swap_is_found_at_its_place(n: int, data: st.D
             "at": {"at": e.at + timedelta(microseconds=1)},
             "packet_sha256": {"packet_sha256": "0" * 64},
         }[field]
-        events[i] = dataclasses.replace(e, **changed)  # type: ignore[arg-type]
+        events[i] = e._replace(**changed)  # type: ignore[arg-type]
         expect = ("edited", events[i].id)
     elif what == "delete":
         del events[i]
         expect = ("deleted", events[i].id)
     else:
         a, b = events[i], events[i + 1]
-        events[i], events[i + 1] = dataclasses.replace(b, id=a.id), dataclasses.replace(a, id=b.id)
+        events[i], events[i + 1] = b._replace(id=a.id), a._replace(id=b.id)
         expect = ("reordered", a.id)
     v = _walk(events)
     assert not v.report.ok

@@ -17,6 +17,8 @@ The pure parts (canonical form, hashes, the verifier) are :mod:`axis.auditchain`
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -208,7 +210,7 @@ async def sign_current_head(
 
 _EVENT_COLUMNS: Final = (
     _E.id,
-    _E.at,
+    sa.type_coerce(_E.at, sa.String).label("at"),  # raw: SQLite text, PostgreSQL datetime
     _E.kind,
     _E.node,
     _E.document_id,
@@ -239,20 +241,33 @@ async def event_batches(
     store: Store, *, first_id: int = 0, last_id: int | None = None, batch: int = 5000
 ) -> AsyncIterator[list[ChainEvent]]:
     """Events with ``first_id <= id <= last_id`` in id order, a batch per read
-    transaction (a long walk never holds one snapshot open)."""
-    after = first_id - 1
-    while True:
+    transaction (a long walk never holds one snapshot open). The next batch is read
+    while the caller works on this one."""
+
+    async def fetch(after: int) -> list[Any]:
         q = sa.select(*_EVENT_COLUMNS).where(_E.id > after).order_by(_E.id).limit(batch)
         if last_id is not None:
             q = q.where(_E.id <= last_id)
         async with store._read() as conn:
-            rows = (await conn.execute(q)).all()
-        if not rows:
-            return
-        yield [ChainEvent(*r) for r in rows]
-        after = rows[-1][0]
-        if len(rows) < batch:
-            return
+            return list((await conn.execute(q)).all())
+
+    task: asyncio.Future[list[Any]] = asyncio.ensure_future(fetch(first_id - 1))
+    try:
+        while True:
+            rows = await task
+            if not rows:
+                return
+            more = len(rows) == batch
+            if more:
+                task = asyncio.ensure_future(fetch(rows[-1][0]))
+            yield [ChainEvent._make(r) for r in rows]
+            if not more:
+                return
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 @dataclass(frozen=True, slots=True)
