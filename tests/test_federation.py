@@ -22,15 +22,18 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from adapters.vxp.client import VxpClient
 from axis.app import RunningDaemon, start_daemon
 from axis.devsetup import DevDeployment
 from axis.hops import parse_hops
+from axis.store import open_configured_store
 from axis.store.national import NationalStore
 from signing.policy import DEFAULT_POLICY
 from signing.trust import NO_REVOCATION_DATA, TrustStore, load_certificates
 from signing.verify import verify_packet
+from tests.daemon_process import DaemonProcess, free_port
 from tests.federation_support import (
     BTC,
     H36,
@@ -423,3 +426,112 @@ async def test_directory_sync_and_a_reorganization(
         assert received_then[H36_OLD_DISTRICT] == 1 and received_then[H36_COMMUNE] == 1
         assert H36_OLD_DISTRICT not in received_now and received_now[H36_COMMUNE] == 2
         assert by_now["total"] == by_time["total"]
+
+
+# --- SIGKILL between the commit and updateStatus -----------------------------------------
+
+
+class HoldingProxy:
+    """A real HTTP relay between a province and the national axis that can HOLD the
+    province's updateStatus calls (never forwarding nor answering them): the province has
+    then committed the packet — it answers only after its commit — and the national axis
+    still holds the item. A stand-in for a network that loses an answer; no part of Axis
+    is replaced."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target.rstrip("/")
+        self.hold_update_status = False
+        self.held = asyncio.Event()
+        self._release = asyncio.Event()
+        self._session: aiohttp.ClientSession | None = None
+        self._runner: web.AppRunner | None = None
+
+    async def start(self, port: int) -> None:
+        self._session = aiohttp.ClientSession()
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._relay)
+        self._runner = web.AppRunner(app, handle_signals=False)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", port, reuse_address=True).start()
+
+    async def _relay(self, request: web.Request) -> web.StreamResponse:
+        if self.hold_update_status and request.path.endswith("/updateStatus"):
+            self.held.set()
+            await self._release.wait()  # until the test ends: the caller is killed first
+            raise web.HTTPServiceUnavailable()
+        assert self._session is not None
+        body = await request.read()
+        skip = {"host", "content-length", "transfer-encoding", "connection"}
+        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in skip]
+        async with self._session.request(
+            request.method, self.target + request.path_qs, data=body, headers=headers
+        ) as r:
+            payload = await r.read()
+            return web.Response(body=payload, status=r.status, content_type=r.content_type)
+
+    async def close(self) -> None:
+        self._release.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._session is not None:
+            await self._session.close()
+
+
+async def test_a_packet_stored_before_a_sigkill_is_taken_once_after_restart(
+    tmp_path: Path, session: aiohttp.ClientSession
+) -> None:
+    proxy_port = free_port()
+    fed = await create_federation(
+        tmp_path, h53_endpoint=f"http://127.0.0.1:{proxy_port}/vxp", poll_interval=0.3
+    )
+    national = await start_daemon(fed.national.config)
+    h36 = await start_daemon(fed.h36.config)
+    proxy = HoldingProxy(national.base_url)
+    await proxy.start(proxy_port)
+    h53_url = f"http://127.0.0.1:{fed.h53.config.server.port}"
+    h53 = DaemonProcess(fed.h53.config_path, h53_url, tmp_path / "h53.log")
+    try:
+        proxy.hold_update_status = True
+        await h53.start()
+        ward = Native(h36.base_url, fed.h36.systems["qlvb.phuong"], session)
+        doc = document(H36_WARD, [H53_DEPT], number="77")
+        status, _ = await ward.send(signed_document(fed, doc))
+        assert status == 201
+
+        await asyncio.wait_for(proxy.held.wait(), 60)  # stored at H53, not yet answered
+        h53.kill()  # SIGKILL: nothing of the daemon runs any more
+
+        creds = fed.national.systems["axis.h53"]
+        async with VxpClient(f"{national.base_url}/vxp", creds.systemid, creds.secret) as vxp:
+            (waiting,) = await vxp.get_received_edoc_list("edoc")  # still held for H53
+            assert waiting.status == "fetched"
+            store = await open_configured_store(fed.h53.config)
+            try:
+                stored = await store.sent_by([H36_WARD], limit=10)
+                assert len(stored) == 1  # committed before the kill
+            finally:
+                await store.close()
+
+            proxy.hold_update_status = False
+            await h53.start()  # the restarted province polls: fetched again, a duplicate
+            await eventually(lambda: _nothing_waiting(vxp))
+
+        tayninh = Native(h53_url, fed.h53.systems["qlvb.tayninh"], session)
+        items = await tayninh.inbox()
+        assert [(i["from"], i["to"]) for i in items] == [(H36_WARD, H53_DEPT)]
+        admin = Native(h53_url, fed.h53.systems["quantri"], session)
+        status, health = await admin.get("/api/v1/admin/national")
+        assert status == 200 and health["poll"]["last_success"]
+    finally:
+        h53.kill()
+        await proxy.close()
+        await h36.stop()
+        await national.stop()
+    store = await open_configured_store(fed.h53.config)
+    try:
+        (record,) = await store.sent_by([H36_WARD], limit=10)  # one copy, one delivery
+        assert [d.target_code for d in record.deliveries] == [H53_DEPT]
+        events = await store.document_trace(record.id)
+        assert [e.kind for e in events].count("packet.accepted") == 1
+    finally:
+        await store.close()
