@@ -1,0 +1,295 @@
+"""Benchmark: signed 100 KB packets through the real HTTP API of ``axis serve``.
+
+What it does, in one run (about a minute on 2 cores):
+
+1. creates a development deployment (dev PKI, Lâm Đồng directory, systems) in a
+   temporary directory and starts ``python -m axis serve`` on it as a child process,
+   with its SQLite database (WAL, ``synchronous=FULL``);
+2. signs packets with distinct DocumentIds from several senders to several recipients
+   (``axis.demodata``), each a document with a ~72 KB PDF-like attachment, about
+   100 KB on the wire;
+3. measures the bare verifier (:func:`signing.verify.verify_packet`, the daemon's trust
+   and policy) on the same packets, on 1 thread and on 2 threads;
+4. **closed loop**: 64 clients on 64 connections POST ``/api/v1/packets`` as fast as the
+   axis answers: packets/s, p50/p99 latency;
+5. **open loop** at half that rate: arrivals paced on a fixed schedule, whatever the
+   answers do; latency counts from the scheduled arrival (queueing included);
+6. prints the daemon's peak resident memory (``VmHWM``) and a Markdown table.
+
+Every answer must be a 201: the run stops with an error otherwise.
+
+Run: ``.venv/bin/python -m bench intake`` (or ``make bench``). ``AXIS_BENCH_PACKETS``
+changes the closed-loop packet count (default 3000).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+
+from axis.app import load_trust, parse_limits, policy_from_config
+from axis.config import Config
+from axis.demodata import AGENCIES, PROVINCE, SYSTEMS, party
+from axis.devsetup import DevDeployment, create_dev_deployment
+from certs.pki import Issued
+from edxml.builder import build_document
+from edxml.compose import compose_document
+from signing.certpath import PathCache
+from signing.policy import Outcome
+from signing.sign import sign_packet
+from signing.verify import verify_packet
+from tests.daemon_process import DaemonProcess, free_port, peak_memory_kib
+
+CONNECTIONS = 64
+WARMUP = 128
+OPEN_LOOP_SECONDS = 6.0
+VERIFY_SAMPLE = 300
+ATTACHMENT_BYTES = 72_000  # base64 makes it ~96 KB; the packet is ~100 KB
+
+#: (systemid, From, To...) in turn: documents down, across and up the tiers.
+ROUTES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("qlvb.lamdong", PROVINCE, ("000.01.00.H36", "000.30.00.H36")),
+    ("qlvb.lamdong", "000.01.00.H36", ("000.30.00.H36", "000.01.30.H36")),
+    ("qlvb.lamdong", "000.02.00.H36", (PROVINCE,)),
+    ("qlvb.dalat", "000.30.00.H36", (PROVINCE, "000.02.00.H36")),
+    ("qlvb.dalat", "000.01.30.H36", ("000.30.00.H36",)),
+    ("qlvb.ductrong", "000.01.31.H36", ("000.30.00.H36", PROVINCE)),
+    ("qlvb.bo-nganh", "000.00.00.G22", (PROVINCE, "000.01.00.H36", "000.02.00.H36")),
+)
+
+
+@dataclass(frozen=True)
+class Packet:
+    token: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    packets: int
+    seconds: float
+    latencies: list[float]  # seconds
+
+    @property
+    def rate(self) -> float:
+        return self.packets / self.seconds
+
+
+class Packets:
+    """Signs packets with distinct DocumentIds on demand (keys loaded once)."""
+
+    def __init__(self, dep: DevDeployment) -> None:
+        self.dep = dep
+        self.keys: dict[str, Issued] = {}
+        self.counter = 0
+        self.pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n" + os.urandom(ATTACHMENT_BYTES)
+        self.when = datetime.now(UTC)
+
+    def make(self, count: int) -> list[Packet]:
+        out = []
+        for _ in range(count):
+            i = self.counter
+            self.counter += 1
+            systemid, sender, recipients = ROUTES[i % len(ROUTES)]
+            issued = self.keys.get(sender)
+            if issued is None:
+                issued = self.keys[sender] = self.dep.pki.issued(self.dep.pki.agency(sender))
+            doc = compose_document(
+                party(sender),
+                [party(r) for r in recipients],
+                when=self.when,
+                number=str(10_000 + i),
+                notation="BENCH",
+                subject=f"Về việc đo hiệu năng trục liên thông, văn bản số {i}",
+                attachments=[(f"vanban-{i}.pdf", "application/pdf", self.pdf)],
+            )
+            data = sign_packet(build_document(doc), issued.key, issued.cert, chain=issued.chain[:1])
+            out.append(Packet(self.dep.systems[systemid].token, data))
+        return out
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+async def verifier_rates(config: Config, packets: Sequence[Packet]) -> tuple[float, float]:
+    """Packets/s of the bare verifier on 1 and on 2 threads (daemon idle meanwhile)."""
+    trust, revocation = await load_trust(config)
+    policy, limits, cache = policy_from_config(config), parse_limits(config), PathCache()
+    at = datetime.now(UTC)
+
+    def verify(p: Packet) -> None:
+        verdict = verify_packet(
+            p.data,
+            policy=policy,
+            trust=trust,
+            revocation=revocation,
+            at=at,
+            limits=limits,
+            cache=cache,
+        )
+        if verdict.outcome is not Outcome.VALID:
+            raise RuntimeError(f"bench packet verified as {verdict.outcome}: {verdict.reasons}")
+
+    verify(packets[0])  # warm the path cache
+    t0 = time.perf_counter()
+    for p in packets:
+        verify(p)
+    one = len(packets) / (time.perf_counter() - t0)
+    with ThreadPoolExecutor(2) as pool:
+        t0 = time.perf_counter()
+        list(pool.map(verify, packets))
+        two = len(packets) / (time.perf_counter() - t0)
+    return one, two
+
+
+async def post(session: aiohttp.ClientSession, base: str, p: Packet) -> None:
+    async with session.post(
+        f"{base}/api/v1/packets", data=p.data, headers={"Authorization": f"Bearer {p.token}"}
+    ) as r:
+        body = await r.read()
+        if r.status != 201:
+            raise RuntimeError(f"HTTP {r.status}: {body[:300]!r}")
+
+
+def session_for(connections: int) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=connections),
+        timeout=aiohttp.ClientTimeout(total=120),
+    )
+
+
+async def closed_loop(base: str, packets: Sequence[Packet], connections: int) -> LoadResult:
+    """``connections`` clients, each sending its next packet when the last is answered."""
+    latencies: list[float] = []
+    todo = list(reversed(packets))
+    async with session_for(connections) as session:
+
+        async def client() -> None:
+            while todo:
+                p = todo.pop()
+                t = time.perf_counter()
+                await post(session, base, p)
+                latencies.append(time.perf_counter() - t)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(connections)))
+        seconds = time.perf_counter() - t0
+    return LoadResult(len(packets), seconds, latencies)
+
+
+async def open_loop(
+    base: str, packets: Sequence[Packet], rate: float, connections: int
+) -> LoadResult:
+    """Arrivals every ``1/rate`` s regardless of answers; latency from the arrival."""
+    latencies: list[float] = []
+    async with session_for(connections) as session:
+
+        async def one(p: Packet, due: float) -> None:
+            await post(session, base, p)
+            latencies.append(time.perf_counter() - due)
+
+        tasks = []
+        t0 = time.perf_counter()
+        for i, p in enumerate(packets):
+            due = t0 + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(p, due)))
+        await asyncio.gather(*tasks)
+        seconds = time.perf_counter() - t0
+    return LoadResult(len(packets), seconds, latencies)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+async def run(root: Path, closed_packets: int) -> None:
+    dep = await create_dev_deployment(
+        root / "dep", agencies=AGENCIES, systems=SYSTEMS, now=datetime.now(UTC), port=free_port()
+    )
+    maker = Packets(dep)
+    t = time.perf_counter()
+    warmup = maker.make(WARMUP)
+    batch = maker.make(closed_packets)
+    size = statistics.mean(len(p.data) for p in batch)
+    print(
+        f"signed {len(warmup) + len(batch)} packets of {size / 1000:.0f} KB on average "
+        f"in {time.perf_counter() - t:.1f} s",
+        flush=True,
+    )
+
+    one, two = await verifier_rates(dep.config, batch[:VERIFY_SAMPLE])
+    print(f"bare verifier: {one:.0f}/s on 1 thread, {two:.0f}/s on 2 threads", flush=True)
+
+    cfg = dep.config.server
+    daemon = DaemonProcess(dep.config_path, f"http://{cfg.host}:{cfg.port}", root / "daemon.log")
+    await daemon.start()
+    try:
+        await closed_loop(daemon.base_url, warmup, CONNECTIONS)
+        closed = await closed_loop(daemon.base_url, batch, CONNECTIONS)
+        print(
+            f"closed loop, {CONNECTIONS} connections: {closed.rate:.0f} packets/s, "
+            f"p50 {ms(percentile(closed.latencies, 50))}, "
+            f"p99 {ms(percentile(closed.latencies, 99))}",
+            flush=True,
+        )
+        half = closed.rate / 2
+        paced = maker.make(int(half * OPEN_LOOP_SECONDS))
+        opened = await open_loop(daemon.base_url, paced, half, CONNECTIONS)
+        print(
+            f"open loop at {half:.0f} packets/s: "
+            f"p50 {ms(percentile(opened.latencies, 50))}, "
+            f"p99 {ms(percentile(opened.latencies, 99))}",
+            flush=True,
+        )
+        peak = peak_memory_kib(daemon.pid)
+    except BaseException:
+        print(daemon.log_text(), file=sys.stderr)
+        raise
+    finally:
+        daemon.stop()
+
+    peak_text = f"{peak / 1024:.0f} MiB" if peak is not None else "n/a"
+    print()
+    print(f"| signed ~{size / 1000:.0f} KB packets, SQLite, {os.cpu_count()} cores | |")
+    print("|---|---|")
+    print(f"| end to end, {CONNECTIONS} connections | **{closed.rate:.0f} packets/s** |")
+    print(
+        f"| latency at that load, p50 / p99 | {ms(percentile(closed.latencies, 50))} / "
+        f"{ms(percentile(closed.latencies, 99))} |"
+    )
+    print(
+        f"| latency at half that rate ({half:.0f}/s, open loop), p50 / p99 | "
+        f"{ms(percentile(opened.latencies, 50))} / **{ms(percentile(opened.latencies, 99))}** |"
+    )
+    print(f"| daemon peak memory (VmHWM) | {peak_text} |")
+    print(f"| bare verifier, same packets, 1 thread | {one:.0f} packets/s |")
+    print(f"| bare verifier, same packets, 2 threads | {two:.0f} packets/s |")
+
+
+def main() -> None:
+    closed_packets = int(os.environ.get("AXIS_BENCH_PACKETS", "3000"))
+    with tempfile.TemporaryDirectory(prefix="axis-bench-intake-") as tmp:
+        asyncio.run(run(Path(tmp), closed_packets))
+
+
+if __name__ == "__main__":
+    main()
