@@ -1,7 +1,7 @@
 """Hops: the axes a packet went through, recorded BESIDE the sender's bytes.
 
 The edXML ``TraceHeaderList`` is inside the signed envelope: an axis that appended its
-own ``TraceHeader`` to the packet would break the sender's signature (ADR 0008). So each
+own ``TraceHeader`` to the packet would break the sender's signature (ADR 0010). So each
 axis forwards the sender's bytes untouched and keeps its hop here: the OrganId of the
 axis, when it took the packet, and the verdict it gave the sender's signature. The list
 travels with the packet between axes (the signed ``trace`` parameter of sendEdoc, the

@@ -128,7 +128,7 @@ class Intake:
         ``claimed_from`` is the sender a protocol names outside the packet (VXP's signed
         ``from``); when given it must equal From/OrganId. ``hops`` are the axes the packet
         went through before (told by an authenticated peer axis); this axis's own hop is
-        appended and the list is kept in the answer (``answer["hops"]``, ADR 0008).
+        appended and the list is kept in the answer (``answer["hops"]``, ADR 0010).
 
         On the ``national`` channel (a packet the national axis delivered to us) only
         recipients routed ``local`` get a delivery: the others were the national axis's.

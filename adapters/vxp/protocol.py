@@ -521,7 +521,7 @@ _MESSAGETYPE = ("edoc", "status")
 #: calls, and their values may name another document (``../samples/vxp-wire/session/``).
 #: updateStatus prefers ``docid`` (its own key in the SDK's examples) and falls back to
 #: ``docId`` only when ``docid`` is absent; ``reason`` is our extension (the SDK sends none),
-#: and so is sendEdoc's ``trace`` (the hops an axis forwarding the packet records, ADR 0008).
+#: and so is sendEdoc's ``trace`` (the hops an axis forwarding the packet records, ADR 0010).
 CALL_RULES: Final[Mapping[str, tuple[ParamRule, ...]]] = {
     "sendEdoc": (
         _p("from", required=True),

@@ -166,7 +166,7 @@ async def fetch_item(request: web.Request) -> web.Response:
     item, data = await svc.store.fetch_delivery(delivery_id, list(caller.patterns))
     hops = hops_of_answer((await svc.store.get_document(item.document_id)).answer)
     headers = {
-        "X-Axis-Trace": hops_to_json(hops),  # the axes it went through (ADR 0008)
+        "X-Axis-Trace": hops_to_json(hops),  # the axes it went through (ADR 0010)
         "X-Axis-Document-Id": item.document_id,
         "X-Axis-Delivery-Id": str(item.delivery_id),
         "X-Axis-Verdict": item.verdict,

@@ -122,7 +122,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "description": (
             "An axis the packet went through, recorded beside the sender's signed bytes "
-            "(ADR 0008): its OrganId, when it took the packet, its verdict on the signature"
+            "(ADR 0010): its OrganId, when it took the packet, its verdict on the signature"
         ),
         "required": ["organ_id", "at"],
         "properties": {

@@ -104,7 +104,7 @@ async def send_edoc(request: web.Request) -> web.Response:
     claimed_hash = params.get("hash-file")
     if claimed_hash and not check_hash_file(body, claimed_hash):
         raise InputError("hash-file does not match the body.", code="vxp.hash-mismatch")
-    # ``trace``: the hops an axis forwarding the packet recorded before us (ADR 0008)
+    # ``trace``: the hops an axis forwarding the packet recorded before us (ADR 0010)
     hops = parse_hops(params.get("trace"))
     accepted = await svc.intake.submit(
         body, caller, channel="vxp", claimed_from=params["from"], hops=hops
@@ -150,7 +150,7 @@ async def get_edoc(request: web.Request) -> web.Response:
     return json_response(
         envelope_ok(
             data=base64.b64encode(data).decode("ascii"),
-            trace=[h.to_json() for h in hops],  # an Axis extension (ADR 0008)
+            trace=[h.to_json() for h in hops],  # an Axis extension (ADR 0010)
         )
     )
 
