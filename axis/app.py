@@ -19,6 +19,7 @@ from aiohttp import web
 from adapters.crl import fetch_crl
 from axis import web as web_ui
 from axis.api import admin, native, vxp
+from axis.api import auditor as auditor_api
 from axis.api import national as national_api
 from axis.api.common import SERVICES, request_id_middleware
 from axis.auditsign import AxisSigner, audit_heads_ctx, load_axis_signer
@@ -272,6 +273,7 @@ def build_web_app(services: Services) -> web.Application:
     app.cleanup_ctx.append(national_api.national_ctx)  # polls the national axis
     app.cleanup_ctx.append(delivery_ctx)  # the delivery engine runs with the app
     native.add_routes(app)
+    auditor_api.add_routes(app)  # receipts, the signature report
     admin.add_routes(app)
     if services.national is not None:
         national_api.add_routes(app)

@@ -280,6 +280,14 @@ async def test_real_answers_match_the_document(api: Api, deployment: DevDeployme
     # not visible and not existing read alike: the answer leaks no existence
     assert not_visible["error"]["code"] == unknown["error"]["code"]
 
+    # --- the axis's signed receipt (the send answer carries one too)
+    receipt = f"{P}/documents/{{document_id}}/receipt"
+    assert sent["receipt"].startswith("<?xml")
+    xml = await api.call("get", receipt, 200, who=agency, path=doc_id)
+    assert b"<ds:Signature" in xml and sent["document_id"].encode() in xml
+    await api.call("get", receipt, 401, path=doc_id)
+    await api.call("get", receipt, 404, who="qlvb.ductrong", path=doc_id)
+
     # --- directory (admin, auditor)
     agencies = f"{P}/agencies"
     listed = await api.call("get", agencies, 200, who=auditor)

@@ -14,6 +14,7 @@ from axis.api.openapi import openapi_document
 from axis.directory import Agency, normalize_code
 from axis.hops import hops_of_answer, hops_to_json
 from axis.intake import Caller
+from axis.receipts import issue_receipt
 from axis.report import (
     CounterLike,
     GroupBy,
@@ -136,8 +137,13 @@ async def send_packet(request: web.Request) -> web.Response:
     svc = services(request)
     body = await read_body(request, svc.config.server.max_body_bytes)
     accepted = await svc.intake.submit(body, caller, channel="native")
+    receipt = await issue_receipt(svc, accepted.document_id)  # signed by the axis (XML)
     return json_response(
-        accepted.answer | {"duplicate": not accepted.created},
+        accepted.answer
+        | {
+            "duplicate": not accepted.created,
+            "receipt": receipt.decode("utf-8") if receipt is not None else None,
+        },
         status=201 if accepted.created else 200,
     )
 

@@ -73,6 +73,12 @@ SCHEMAS: dict[str, Any] = {
             "received_at": {"type": "string"},
             "duplicate": {"type": "boolean"},
             "hops": {"type": "array", "items": _ref("Hop")},
+            "receipt": {
+                "type": ["string", "null"],
+                "description": "the axis's signed receipt (XML, XMLDSig with its own "
+                "certificate): document id, packet SHA-256, verdict, time; null when the "
+                "axis has no audit.cert",
+            },
         },
     },
     "NationalHealth": {
@@ -489,6 +495,19 @@ def openapi_document(vxp_prefix: str = "/vxp", *, national: bool = False) -> dic
                     "401 403 404",
                     {"200": _json(_ref("Ack"), "Acknowledged")},
                     params=[_p("delivery_id", {"type": "integer"})],
+                )
+            },
+            "/api/v1/documents/{document_id}/receipt": {
+                "get": _op(
+                    "The axis's signed receipt for a stored packet (XML, XMLDSig)",
+                    "401 404",
+                    {
+                        "200": {
+                            "description": "The receipt",
+                            "content": {"application/xml": {"schema": {"type": "string"}}},
+                        }
+                    },
+                    params=[_p("document_id", {"type": "string"})],
                 )
             },
             "/api/v1/documents/{document_id}/trace": {
