@@ -121,8 +121,10 @@ class Store:
         node: str | None,
         now: Callable[[], datetime],
         group_commit: bool = True,
+        quick: _QuickReads | None = None,
     ) -> None:
         self._read_engine = read_engine
+        self._quick = quick
         self._write_engine = write_engine
         self._dialect = write_engine.dialect.name
         self._box = box
@@ -155,6 +157,8 @@ class Store:
         await self._write_engine.dispose()
         if self._read_engine is not self._write_engine:
             await self._read_engine.dispose()
+        if self._quick is not None:
+            self._quick.dispose()
 
     async def __aenter__(self) -> Store:
         return self
@@ -185,6 +189,16 @@ class Store:
                 yield conn
         except sa.exc.SQLAlchemyError as exc:
             raise _store_error(exc) from exc
+
+    async def _lookup(self, *queries: sa.Select[Any]) -> list[list[Any]]:
+        """The rows of each query, all from one snapshot: small reads by an indexed key
+        (an agency, a system, its patterns or certificates) that intake and
+        authentication make for every request. On SQLite they run synchronously
+        (:class:`_QuickReads`); elsewhere through the async read engine."""
+        if self._quick is not None:
+            return self._quick.read(queries)
+        async with self._read() as conn:
+            return [list((await conn.execute(q)).all()) for q in queries]
 
     def _insert(self, table: sa.Table) -> Any:
         if self._dialect == "postgresql":
@@ -334,13 +348,10 @@ class Store:
         )
 
     async def get_agency(self, code: str) -> Agency | None:
-        async with self._read() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(t.agencies).where(t.agencies.c.code == normalize_code(code))
-                )
-            ).first()
-        return None if row is None else self._agency(row)
+        (rows,) = await self._lookup(
+            sa.select(t.agencies).where(t.agencies.c.code == normalize_code(code))
+        )
+        return self._agency(rows[0]) if rows else None
 
     async def list_agencies(
         self,
@@ -439,14 +450,11 @@ class Store:
 
     async def list_agency_certs(self, code: str) -> list[AgencyCert]:
         c = t.agency_certs.c
-        async with self._read() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(c.agency_code, c.sha256, c.subject, c.not_after)
-                    .where(c.agency_code == normalize_code(code))
-                    .order_by(c.id)
-                )
-            ).all()
+        (rows,) = await self._lookup(
+            sa.select(c.agency_code, c.sha256, c.subject, c.not_after)
+            .where(c.agency_code == normalize_code(code))
+            .order_by(c.id)
+        )
         return [AgencyCert(r[0], r[1], r[2], r[3]) for r in rows]
 
     async def agency_cert_fingerprints(self, code: str) -> frozenset[str]:
@@ -543,19 +551,12 @@ class Store:
         q = sa.select(
             s.id, s.name, s.role, s.client_cert_sha256, s.created_at, s.disabled
         ).order_by(s.id)
+        a = t.system_agencies.c
+        pq = sa.select(a.system_id, a.pattern).order_by(a.system_id, a.pattern)
         if where is not None:
             q = q.where(where)
-        async with self._read() as conn:
-            rows = (await conn.execute(q)).all()
-            if not rows:
-                return []
-            pats = (
-                await conn.execute(
-                    sa.select(t.system_agencies.c.system_id, t.system_agencies.c.pattern)
-                    .where(t.system_agencies.c.system_id.in_([r[0] for r in rows]))
-                    .order_by(t.system_agencies.c.system_id, t.system_agencies.c.pattern)
-                )
-            ).all()
+            pq = pq.where(a.system_id.in_(sa.select(s.id).where(where)))
+        rows, pats = await self._lookup(q, pq)
         by_system: dict[str, list[str]] = {}
         for sid, pat in pats:
             by_system.setdefault(sid, []).append(pat)
@@ -603,15 +604,12 @@ class Store:
                 "The store was opened without a security key: secrets cannot be read.",
                 code="config.no-secret-key",
             )
-        async with self._read() as conn:
-            sealed = (
-                await conn.execute(
-                    sa.select(t.systems.c.secret_enc).where(
-                        t.systems.c.id == system_id, t.systems.c.disabled.is_(False)
-                    )
-                )
-            ).scalar()
-        return None if sealed is None else self._box.open(bytes(sealed), context=system_id)
+        (rows,) = await self._lookup(
+            sa.select(t.systems.c.secret_enc).where(
+                t.systems.c.id == system_id, t.systems.c.disabled.is_(False)
+            )
+        )
+        return self._box.open(bytes(rows[0][0]), context=system_id) if rows else None
 
     async def set_system_disabled(self, system_id: str, disabled: bool = True) -> None:
         async with self._write() as conn:
@@ -1535,6 +1533,53 @@ def _store_error(exc: sa.exc.SQLAlchemyError) -> AxisError:
 # --- opening -------------------------------------------------------------------------------
 
 
+class _QuickReads:
+    """Small reads on SQLite, run synchronously on the calling (event loop) thread.
+
+    Through the async engine a one-row SELECT makes about eight round trips between
+    the event loop and aiosqlite's thread (begin, cursor, execute, fetch, close,
+    rollback...): over a millisecond of CPU under load, for a lookup SQLite answers in
+    microseconds. Intake and authentication make several per request (the caller's
+    token, the sender, each recipient and its successors), so they come here instead:
+    plain ``sqlite3`` connections of a sync engine, used only for reads by an indexed
+    key (never a scan, never a write: ``query_only``). In WAL mode a reader does not
+    wait for the writer, so the event loop does not either. Several queries read one
+    snapshot (a deferred transaction); a single one runs in autocommit and sees
+    everything committed before it, by this process or another.
+    """
+
+    def __init__(self, url: sa.URL) -> None:
+        self._engine = sa.create_engine(
+            url.set(drivername="sqlite"),
+            poolclass=sa.pool.QueuePool,
+            pool_size=2,
+            max_overflow=8,
+            connect_args={"check_same_thread": False},
+        )
+
+        @sa.event.listens_for(self._engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # autocommit; BEGIN only in read()
+            for pragma in (
+                "PRAGMA query_only=ON",
+                "PRAGMA busy_timeout=5000",
+                "PRAGMA case_sensitive_like=ON",
+            ):
+                dbapi_conn.execute(pragma)
+
+    def read(self, queries: Sequence[sa.Select[Any]]) -> list[list[Any]]:
+        try:
+            with self._engine.connect() as conn:
+                if len(queries) > 1:
+                    conn.exec_driver_sql("BEGIN")  # one snapshot; rolled back on close
+                return [list(conn.execute(q).all()) for q in queries]
+        except sa.exc.SQLAlchemyError as exc:
+            raise _store_error(exc) from exc
+
+    def dispose(self) -> None:
+        self._engine.dispose()
+
+
 def _sqlite_events(engine: AsyncEngine, *, writer: bool) -> None:
     @sa.event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -1601,6 +1646,7 @@ async def open_store(
         )
         _sqlite_events(write_engine, writer=True)
         _sqlite_events(read_engine, writer=False)
+        quick = _QuickReads(parsed)
     elif backend == "postgresql":
         connect_args: dict[str, Any] = {}
         if schema is not None:
@@ -1627,6 +1673,7 @@ async def open_store(
             connect_args=connect_args,
         )
         read_engine = write_engine
+        quick = None
     else:
         raise ConfigError(
             f"database.url uses {backend!r}; Axis supports sqlite+aiosqlite and "
@@ -1641,6 +1688,7 @@ async def open_store(
         node=node,
         now=now,
         group_commit=group_commit,
+        quick=quick,
     )
     try:
         await _create_schema(store, write_engine, now())
