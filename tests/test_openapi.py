@@ -344,6 +344,17 @@ async def test_real_answers_match_the_document(api: Api, deployment: DevDeployme
     await api.call("get", report, 400, who=auditor, query={"from": "27/11/2026"})
     await api.call("get", report, 401)
     await api.call("get", report, 403, who=agency)
+    tree = await api.call("get", report, 200, who=auditor, query={"by": "tree"})
+    assert sum(n["rollup"]["sent"] for n in tree["tree"]) == tree["total"]["sent"]
+    signatures = f"{P}/reports/signatures"
+    sig = await api.call("get", signatures, 200, who=auditor, query={"by": "month"})
+    assert sig["total"]["total"] == 2 and sig["total"]["valid"] == 1
+    await api.call(
+        "get", signatures, 200, who=admin, query={"recipient_tier": "province", "agency": PROVINCE}
+    )
+    await api.call("get", signatures, 400, who=auditor, query={"recipient_tier": "moon"})
+    await api.call("get", signatures, 401)
+    await api.call("get", signatures, 403, who=agency)
 
     # --- delivery queues (admin, auditor; acting: admin) -- axis.api.admin
     queues = f"{P}/admin/queues"

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date
 from typing import Any, cast
 
@@ -15,15 +14,8 @@ from axis.directory import Agency, normalize_code
 from axis.hops import hops_of_answer, hops_to_json
 from axis.intake import Caller
 from axis.receipts import issue_receipt
-from axis.report import (
-    CounterLike,
-    GroupBy,
-    Scope,
-    Slice,
-    by_current_structure,
-    exchange_report,
-    grand_total,
-)
+from axis.reporting import ExchangeQuery
+from axis.reporting import exchange as exchange_report_of
 from axis_errors import AuthError, AxisError, InputError, NotFoundError
 
 PREFIX = "/api/v1"
@@ -276,38 +268,15 @@ async def exchange_counts(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     require_role(caller, "auditor", "admin")
     svc = services(request)
-    by = request.query.get("by", "agency")
-    if by not in ("agency", "tier", "day", "month", "all"):
-        raise InputError("by must be agency, tier, day, month or all.", code="input.bad-param")
-    scope = request.query.get("scope", "all")
-    if scope not in ("internal", "national", "all"):
-        raise InputError("scope must be internal, national or all.", code="input.bad-param")
-    where = Slice(
+    query = ExchangeQuery(  # the report engine checks the values (input.bad-param)
         day_from=_date_param(request, "from"),
         day_to=_date_param(request, "to"),
-        scope=cast(Scope, scope),
+        by=cast(Any, request.query.get("by", "agency")),
+        scope=cast(Any, request.query.get("scope", "all")),
+        # by the codes of the time, or agencies as they are today (after reorganizations)
+        structure=cast(Any, request.query.get("structure", "time")),
     )
-    structure = request.query.get("structure", "time")
-    if structure not in ("time", "current"):
-        raise InputError("structure must be time or current.", code="input.bad-param")
-    rows: Sequence[CounterLike] = await svc.store.counter_rows(where.day_from, where.day_to)
-    if structure == "current":  # agencies as they are today, after reorganizations
-        agencies = await svc.store.list_agencies()
-        successors = {a.code: a.successor for a in agencies if a.status == "closed"}
-        tiers = {a.code: a.tier for a in agencies}
-        rows = by_current_structure(rows, successors.get, tier_of=tiers.get)
-    lines = exchange_report(rows, by=cast(GroupBy, by), where=where)
-    return json_response(
-        {
-            "by": by,
-            "scope": scope,
-            "structure": structure,
-            "from": request.query.get("from"),
-            "to": request.query.get("to"),
-            "lines": [line.as_dict() for line in lines],
-            "total": grand_total(lines).as_dict(),
-        }
-    )
+    return json_response((await exchange_report_of(svc.store, query)).as_dict())
 
 
 async def openapi(request: web.Request) -> web.Response:

@@ -317,6 +317,62 @@ SCHEMAS: dict[str, Any] = {
             "validly_signed": {"type": "integer"},
             "signed_share": {"type": ["number", "null"]},
             "sent_by_verdict": {"type": "object"},
+            "name": {"type": ["string", "null"], "description": "the agency's (by=agency)"},
+            "tier": {"type": ["string", "null"], "description": "the agency's (by=agency)"},
+            "sent_internal": {"type": "integer", "description": "sent within the axis"},
+            "sent_national": {"type": "integer", "description": "sent to the national axis"},
+        },
+    },
+    "TreeNode": {
+        "type": "object",
+        "required": ["code", "name", "tier", "own", "rollup", "children"],
+        "properties": {
+            "code": {"type": "string"},
+            "name": {"type": "string"},
+            "tier": {"type": ["string", "null"]},
+            "own": _ref("ReportLine"),
+            "rollup": _ref("ReportLine"),
+            "children": {"type": "array", "items": _ref("TreeNode")},
+        },
+    },
+    "SignatureLine": {
+        "type": "object",
+        "required": ["key", "total", "valid", "share", "by_verdict"],
+        "properties": {
+            "key": {"type": "string"},
+            "total": {"type": "integer"},
+            "valid": {"type": "integer"},
+            "share": {"type": ["number", "null"]},
+            "by_verdict": {"type": "object", "additionalProperties": {"type": "integer"}},
+        },
+    },
+    "SignerLine": {
+        "type": "object",
+        "required": ["key", "subject", "issuer", "total", "valid"],
+        "properties": {
+            "key": {"type": "string", "description": "certificate SHA-256, or the issuer"},
+            "subject": {"type": ["string", "null"]},
+            "issuer": {"type": ["string", "null"]},
+            "total": {"type": "integer"},
+            "valid": {"type": "integer"},
+        },
+    },
+    "SignatureReport": {
+        "type": "object",
+        "required": ["by", "lines", "total", "trend", "signers", "issuers"],
+        "properties": {
+            "from": {"type": ["string", "null"]},
+            "to": {"type": ["string", "null"]},
+            "recipient_tier": {"type": "string"},
+            "sender_tiers": {"type": ["array", "null"], "items": {"type": "string"}},
+            "agencies": {"type": ["array", "null"], "items": {"type": "string"}},
+            "kind": {"enum": ["document", "status", "all"]},
+            "by": {"enum": ["agency", "tier", "month", "all"]},
+            "lines": {"type": "array", "items": _ref("SignatureLine")},
+            "total": _ref("SignatureLine"),
+            "trend": {"type": "array", "items": _ref("SignatureLine")},
+            "signers": {"type": "array", "items": _ref("SignerLine")},
+            "issuers": {"type": "array", "items": _ref("SignerLine")},
         },
     },
     "ExchangeReport": {
@@ -330,6 +386,7 @@ SCHEMAS: dict[str, Any] = {
             "to": {"type": ["string", "null"]},
             "lines": {"type": "array", "items": _ref("ReportLine")},
             "total": _ref("ReportLine"),
+            "tree": {"type": "array", "items": _ref("TreeNode"), "description": "by=tree"},
         },
     },
     **DELIVERY_SCHEMAS,  # the delivery queues (axis.api.delivery_doc)
@@ -564,6 +621,28 @@ def openapi_document(vxp_prefix: str = "/vxp", *, national: bool = False) -> dic
                     tag="admin",
                 ),
             },
+            "/api/v1/reports/signatures": {
+                "get": _op(
+                    "Signature report: packets per verdict, share validly signed, "
+                    "certificates and issuing CAs used, trend by month",
+                    "400 401 403",
+                    {"200": _json(_ref("SignatureReport"), "The report")},
+                    params=[
+                        _q("from", day, "first day (Asia/Ho_Chi_Minh)"),
+                        _q("to", day, "last day"),
+                        _q("by", {"enum": ["agency", "tier", "month", "all"]}, "grouping"),
+                        _q(
+                            "recipient_tier",
+                            {"enum": ["*", "central", "province", "district", "commune"]},
+                            "only packets with a recipient of this tier (* = any)",
+                        ),
+                        _q("sender_tier", {"type": "string"}, "sender tiers, comma-separated"),
+                        _q("agency", {"type": "string"}, "sender codes or globs, comma-separated"),
+                        _q("kind", {"enum": ["document", "status", "all"]}, "packet kind"),
+                    ],
+                    tag="auditor",
+                )
+            },
             "/api/v1/reports/exchange": {
                 "get": _op(
                     "Exchange counts: sent, received, acknowledged, refused, signed share",
@@ -572,7 +651,11 @@ def openapi_document(vxp_prefix: str = "/vxp", *, national: bool = False) -> dic
                     params=[
                         _q("from", day, "first day (Asia/Ho_Chi_Minh)"),
                         _q("to", day, "last day"),
-                        _q("by", {"enum": ["agency", "tier", "day", "month", "all"]}, "grouping"),
+                        _q(
+                            "by",
+                            {"enum": ["agency", "tier", "day", "month", "all", "tree"]},
+                            "grouping (tree: province → departments/districts → communes)",
+                        ),
                         _q("scope", {"enum": ["internal", "national", "all"]}, "which traffic"),
                         _q(
                             "structure",
