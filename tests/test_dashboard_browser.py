@@ -201,6 +201,7 @@ async def test_dashboard_in_chromium(
 
             # drill-down to the dead letter: its failed attempts and their errors
             await push_row.locator("a").first.click()
+            await page.click(".tabs a >> text=dead")
             await page.click(f'tr[data-delivery="{dead_id}"] a >> nth=0')
             assert await page.text_content('[data-testid="delivery-state"]') == "dead"
             attempts = page.locator('[data-testid="attempts"] tbody tr')

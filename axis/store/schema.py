@@ -213,6 +213,9 @@ deliveries = sa.Table(
     sa.Index("ix_deliveries_inbox", "target_code", "state", "id"),
     sa.Index("ix_deliveries_due", "route", "state", "next_attempt_at"),
     sa.Index(None, "document_id"),
+    # open deliveries per destination (queue figures, dashboard, metrics) read from the
+    # index alone: a million acknowledged rows are never visited
+    sa.Index("ix_deliveries_open", "state", "route", "target_code", "created_at", "lease_until"),
 )
 
 # --- push delivery and the delivery engine (axis.store.deliveries) ---------------------

@@ -33,6 +33,7 @@ THROTTLE: web.AppKey[auth.LoginThrottle] = web.AppKey("web_throttle", auth.Login
 ACTIVE_ALERTS: web.AppKey[list[Any]] = web.AppKey("web_active_alerts", list)
 
 PAGE_SIZE: Final = 100
+DEAD_PAGE: Final = 200
 STATES: Final = ("pending", "fetched", "acked", "dead")
 DONE_MESSAGES: Final = {
     "requeued": "Đã xếp lại để gửi ngay / requeued for immediate delivery",
@@ -126,7 +127,9 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
     destination = request.query.get("d", "")
     if not destination:
         raise InputError("Name a destination (?d=...).", code="input.bad-param")
-    state = request.query.get("state") or None
+    state: str | None = request.query.get("state") or "pending"  # the queue proper
+    if state == "all":  # the destination's whole history (slower on big stores)
+        state = None
     if state is not None and state not in STATES:
         raise InputError(f"state must be one of {', '.join(STATES)}.", code="input.bad-param")
     after = _int(request, "after", request.query.get("after"))
@@ -143,8 +146,7 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
     next_url = None
     if more:
         query = {"d": destination, "after": str(rows[-1].delivery_id)}
-        if state:
-            query["state"] = state
+        query["state"] = state or "all"
         next_url = "/queue?" + urlencode(query)
     return _render(
         request,
@@ -173,12 +175,14 @@ async def delivery_page(request: web.Request) -> web.StreamResponse:
 @login_required()
 async def dead_page(request: web.Request) -> web.StreamResponse:
     svc = services(request)
-    rows = await dq.list_deliveries(svc.store, state="dead", limit=500)
+    rows = await dq.list_deliveries(svc.store, state="dead", limit=DEAD_PAGE)
     groups: dict[str, list[dq.QueuedDelivery]] = {}
     for r in rows:
         groups.setdefault(r.destination, []).append(r)
     totals = {q.destination: q.dead for q in await request.app[SOURCES].queue_stats(svc.clock())}
-    return _render(request, "dead.html", groups=groups, totals=totals, shown=len(rows))
+    return _render(
+        request, "dead.html", groups=groups, totals=totals, shown=len(rows), limit=DEAD_PAGE
+    )
 
 
 @login_required("admin")
