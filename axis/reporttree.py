@@ -88,7 +88,7 @@ def exchange_tree(
     for code in sorted(set(by_code) - placed):
         if code in placed:
             continue
-        extra = build(code, frozenset({code}))
+        extra = build(code, frozenset(placed | {code}))  # never count a placed one again
         if extra is not None:
             roots.append(extra)
             placed.update(n.code for n in flatten([extra]))

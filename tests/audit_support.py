@@ -63,6 +63,8 @@ def make_identity(directory: Path) -> tuple[Path, Path, Path]:
 def write_config(directory: Path, database_url: str | None = None) -> Path:
     cert, key, root = make_identity(directory / "pki")
     lines = [
+        "[server]",
+        "port = 0",
         "[axis]",
         f'data_dir = "{directory / "data"}"',
         "[trust]",
