@@ -22,8 +22,18 @@ import dataclasses
 import hashlib
 import json
 import re
+import sqlite3
+import threading
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Hashable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -190,15 +200,19 @@ class Store:
         except sa.exc.SQLAlchemyError as exc:
             raise _store_error(exc) from exc
 
-    async def _lookup(self, *queries: sa.Select[Any]) -> list[list[Any]]:
+    async def _lookup(
+        self, key: Hashable, queries: Callable[[], Sequence[sa.Select[Any]]]
+    ) -> list[list[Any]]:
         """The rows of each query, all from one snapshot: small reads by an indexed key
-        (an agency, a system, its patterns or certificates) that intake and
-        authentication make for every request. On SQLite they run synchronously
-        (:class:`_QuickReads`); elsewhere through the async read engine."""
+        of the directory tables (an agency, a system, its patterns or certificates) that
+        intake and authentication make for every request. ``key`` names the lookup
+        with its parameters; ``queries`` builds the statements (only when they run).
+        On SQLite they are answered by :class:`_QuickReads`; elsewhere through the
+        async read engine."""
         if self._quick is not None:
-            return self._quick.read(queries)
+            return self._quick.read(key, queries)
         async with self._read() as conn:
-            return [list((await conn.execute(q)).all()) for q in queries]
+            return [list((await conn.execute(q)).all()) for q in queries()]
 
     def _insert(self, table: sa.Table) -> Any:
         if self._dialect == "postgresql":
@@ -348,8 +362,9 @@ class Store:
         )
 
     async def get_agency(self, code: str) -> Agency | None:
+        code = normalize_code(code)
         (rows,) = await self._lookup(
-            sa.select(t.agencies).where(t.agencies.c.code == normalize_code(code))
+            ("agency", code), lambda: [sa.select(t.agencies).where(t.agencies.c.code == code)]
         )
         return self._agency(rows[0]) if rows else None
 
@@ -450,10 +465,14 @@ class Store:
 
     async def list_agency_certs(self, code: str) -> list[AgencyCert]:
         c = t.agency_certs.c
+        code = normalize_code(code)
         (rows,) = await self._lookup(
-            sa.select(c.agency_code, c.sha256, c.subject, c.not_after)
-            .where(c.agency_code == normalize_code(code))
-            .order_by(c.id)
+            ("agency-certs", code),
+            lambda: [
+                sa.select(c.agency_code, c.sha256, c.subject, c.not_after)
+                .where(c.agency_code == code)
+                .order_by(c.id)
+            ],
         )
         return [AgencyCert(r[0], r[1], r[2], r[3]) for r in rows]
 
@@ -546,17 +565,24 @@ class Store:
             disabled=False,
         )
 
-    async def _systems(self, where: sa.ColumnElement[bool] | None = None) -> list[System]:
-        s = t.systems.c
-        q = sa.select(
-            s.id, s.name, s.role, s.client_cert_sha256, s.created_at, s.disabled
-        ).order_by(s.id)
-        a = t.system_agencies.c
-        pq = sa.select(a.system_id, a.pattern).order_by(a.system_id, a.pattern)
-        if where is not None:
-            q = q.where(where)
-            pq = pq.where(a.system_id.in_(sa.select(s.id).where(where)))
-        rows, pats = await self._lookup(q, pq)
+    async def _systems(
+        self, key: Hashable, where: Callable[[], sa.ColumnElement[bool]] | None = None
+    ) -> list[System]:
+        """The systems ``where`` selects (built only when the lookup runs)."""
+
+        def queries() -> list[sa.Select[Any]]:
+            s = t.systems.c
+            q = sa.select(
+                s.id, s.name, s.role, s.client_cert_sha256, s.created_at, s.disabled
+            ).order_by(s.id)
+            a = t.system_agencies.c
+            pq = sa.select(a.system_id, a.pattern).order_by(a.system_id, a.pattern)
+            if where is not None:
+                q = q.where(where())
+                pq = pq.where(a.system_id.in_(sa.select(s.id).where(where())))
+            return [q, pq]
+
+        rows, pats = await self._lookup(key, queries)
         by_system: dict[str, list[str]] = {}
         for sid, pat in pats:
             by_system.setdefault(sid, []).append(pat)
@@ -574,26 +600,30 @@ class Store:
         ]
 
     async def get_system(self, system_id: str) -> System | None:
-        found = await self._systems(t.systems.c.id == system_id)
+        found = await self._systems(("system", system_id), lambda: t.systems.c.id == system_id)
         return found[0] if found else None
 
     async def list_systems(self) -> list[System]:
-        return await self._systems()
+        return await self._systems(("systems",))
 
     async def find_system_by_token(self, token: str) -> System | None:
         """The enabled system whose bearer token this is (lookup by its SHA-256)."""
+        digest = hash_token(token)
         found = await self._systems(
-            sa.and_(t.systems.c.token_sha256 == hash_token(token), t.systems.c.disabled.is_(False))
+            ("token", digest),
+            lambda: sa.and_(t.systems.c.token_sha256 == digest, t.systems.c.disabled.is_(False)),
         )
         return found[0] if found else None
 
     async def find_system_by_client_cert(self, sha256: str) -> System | None:
         """The enabled system registered with this client certificate (mTLS)."""
+        fingerprint = _fingerprint(sha256)
         found = await self._systems(
-            sa.and_(
-                t.systems.c.client_cert_sha256 == _fingerprint(sha256),
+            ("client-cert", fingerprint),
+            lambda: sa.and_(
+                t.systems.c.client_cert_sha256 == fingerprint,
                 t.systems.c.disabled.is_(False),
-            )
+            ),
         )
         return found[0] if found else None
 
@@ -605,9 +635,12 @@ class Store:
                 code="config.no-secret-key",
             )
         (rows,) = await self._lookup(
-            sa.select(t.systems.c.secret_enc).where(
-                t.systems.c.id == system_id, t.systems.c.disabled.is_(False)
-            )
+            ("secret", system_id),
+            lambda: [
+                sa.select(t.systems.c.secret_enc).where(
+                    t.systems.c.id == system_id, t.systems.c.disabled.is_(False)
+                )
+            ],
         )
         return self._box.open(bytes(rows[0][0]), context=system_id) if rows else None
 
@@ -1533,22 +1566,47 @@ def _store_error(exc: sa.exc.SQLAlchemyError) -> AxisError:
 # --- opening -------------------------------------------------------------------------------
 
 
+#: The tables :meth:`Store._lookup` reads; a trigger on each bumps the generation.
+_DIRECTORY_TABLES: Final = ("agencies", "agency_certs", "systems", "system_agencies")
+_GENERATION_DDL: Final = (
+    "CREATE TABLE IF NOT EXISTS directory_generation "
+    "(id INTEGER PRIMARY KEY CHECK (id = 1), gen INTEGER NOT NULL)",
+    "INSERT OR IGNORE INTO directory_generation (id, gen) VALUES (1, 0)",
+    *(
+        f"CREATE TRIGGER IF NOT EXISTS directory_generation_{table}_{op.lower()} "  # noqa: S608
+        f"AFTER {op} ON {table} FOR EACH ROW BEGIN "
+        "UPDATE directory_generation SET gen = gen + 1 WHERE id = 1; END"
+        for table in _DIRECTORY_TABLES
+        for op in ("INSERT", "UPDATE", "DELETE")
+    ),
+)
+
+
 class _QuickReads:
-    """Small reads on SQLite, run synchronously on the calling (event loop) thread.
+    """The directory lookups of every request on SQLite: remembered, and exact.
 
     Through the async engine a one-row SELECT makes about eight round trips between
-    the event loop and aiosqlite's thread (begin, cursor, execute, fetch, close,
-    rollback...): over a millisecond of CPU under load, for a lookup SQLite answers in
-    microseconds. Intake and authentication make several per request (the caller's
-    token, the sender, each recipient and its successors), so they come here instead:
-    plain ``sqlite3`` connections of a sync engine, used only for reads by an indexed
-    key (never a scan, never a write: ``query_only``). In WAL mode a reader does not
-    wait for the writer, so the event loop does not either. Several queries read one
-    snapshot (a deferred transaction); a single one runs in autocommit and sees
-    everything committed before it, by this process or another.
+    the event loop and aiosqlite's thread: over a millisecond of CPU under load, for a
+    lookup SQLite answers in microseconds. Intake and authentication make several per
+    request (the caller's token, the sender, each recipient and its successors).
+
+    So the answers are kept in memory, keyed by the lookup, together with the
+    *directory generation* they were read at: a counter in ``directory_generation``
+    that a trigger on each table of :data:`_DIRECTORY_TABLES` bumps in the same
+    transaction as any change to it, whoever makes it (this daemon, ``axis agencies``
+    in another process...). Before answering from memory the current generation is
+    read (one autocommit statement on a plain ``sqlite3`` connection, microseconds):
+    if it moved, the lookup is read again, with the generation, in one snapshot. An
+    answer is therefore always what the database holds at the time of the call.
+
+    Reads run synchronously on the calling thread (the event loop): in WAL mode a
+    reader does not wait for the writer, and these reads are by an indexed key.
     """
 
+    MAX_ENTRIES: Final = 4096
+
     def __init__(self, url: sa.URL) -> None:
+        self._path = url.database or ""
         self._engine = sa.create_engine(
             url.set(drivername="sqlite"),
             poolclass=sa.pool.QueuePool,
@@ -1556,27 +1614,77 @@ class _QuickReads:
             max_overflow=8,
             connect_args={"check_same_thread": False},
         )
+        sa.event.listen(self._engine, "connect", self._on_connect)
+        self._cache: dict[Hashable, tuple[int, list[list[Any]]]] = {}
+        self._gen_conn: sqlite3.Connection | None = None
+        self._gen_lock = threading.Lock()
 
-        @sa.event.listens_for(self._engine, "connect")
-        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.isolation_level = None  # autocommit; BEGIN only in read()
-            for pragma in (
-                "PRAGMA query_only=ON",
-                "PRAGMA busy_timeout=5000",
-                "PRAGMA case_sensitive_like=ON",
-            ):
-                dbapi_conn.execute(pragma)
+    @staticmethod
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # autocommit; BEGIN only in read()
+        for pragma in (
+            "PRAGMA query_only=ON",
+            "PRAGMA busy_timeout=5000",
+            "PRAGMA case_sensitive_like=ON",
+        ):
+            dbapi_conn.execute(pragma)
 
-    def read(self, queries: Sequence[sa.Select[Any]]) -> list[list[Any]]:
+    def install(self) -> None:
+        """Create the generation counter and its triggers (idempotent; at open)."""
+        conn = sqlite3.connect(self._path, isolation_level=None, timeout=30)
         try:
+            conn.execute("BEGIN IMMEDIATE")
+            for ddl in _GENERATION_DDL:
+                conn.execute(ddl)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    def _generation(self) -> int:
+        with self._gen_lock:
+            if self._gen_conn is None:
+                self._gen_conn = sqlite3.connect(
+                    self._path, isolation_level=None, check_same_thread=False, timeout=5
+                )
+                self._gen_conn.execute("PRAGMA query_only=ON")
+            row = self._gen_conn.execute(
+                "SELECT gen FROM directory_generation WHERE id = 1"
+            ).fetchone()
+        return int(row[0])
+
+    def read(self, key: Hashable, build: Callable[[], Sequence[sa.Select[Any]]]) -> list[list[Any]]:
+        """The rows of each query ``build`` makes (do not modify them: they are shared)."""
+        try:
+            hit = self._cache.get(key)
+            if hit is not None and hit[0] == self._generation():
+                return hit[1]
+            queries = build()
             with self._engine.connect() as conn:
-                if len(queries) > 1:
-                    conn.exec_driver_sql("BEGIN")  # one snapshot; rolled back on close
-                return [list(conn.execute(q).all()) for q in queries]
-        except sa.exc.SQLAlchemyError as exc:
-            raise _store_error(exc) from exc
+                conn.exec_driver_sql("BEGIN")  # one snapshot; rolled back on close
+                gen = int(
+                    conn.exec_driver_sql(
+                        "SELECT gen FROM directory_generation WHERE id = 1"
+                    ).scalar_one()
+                )
+                rows = [list(conn.execute(q).all()) for q in queries]
+        except (sa.exc.SQLAlchemyError, sqlite3.Error) as exc:
+            if isinstance(exc, sa.exc.SQLAlchemyError):
+                raise _store_error(exc) from exc
+            raise StoreError("The database could not be read.", code="store.unavailable") from exc
+        for q in queries:
+            tables = {getattr(f, "name", None) for f in q.get_final_froms()}
+            assert tables <= set(_DIRECTORY_TABLES), f"lookup outside the directory: {tables}"
+        if len(self._cache) >= self.MAX_ENTRIES:
+            self._cache.clear()
+        self._cache[key] = (gen, rows)
+        return rows
 
     def dispose(self) -> None:
+        self._cache.clear()
+        with self._gen_lock:
+            if self._gen_conn is not None:
+                self._gen_conn.close()
+                self._gen_conn = None
         self._engine.dispose()
 
 
@@ -1692,6 +1800,8 @@ async def open_store(
     )
     try:
         await _create_schema(store, write_engine, now())
+        if quick is not None:
+            await asyncio.to_thread(quick.install)
     except BaseException:
         await store.close()
         raise
