@@ -306,6 +306,10 @@ async def build_services(
     if config.national.enabled:
         national_link = NationalRuntime(config, store, intake, clock=real_clock)
         delivery.add_transport("national", national_link.transport)
+        # as many sendEdoc in flight as connections to the national axis
+        limits = {**(delivery.settings.destination_limits or {})}
+        limits.setdefault("national", config.national.connections)
+        delivery.settings = replace(delivery.settings, destination_limits=limits)
     return Services(
         config=config,
         store=store,

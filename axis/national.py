@@ -38,6 +38,7 @@ sync``, ``POST /api/v1/admin/national/poll``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import ssl
@@ -465,6 +466,8 @@ class NationalRuntime:
         self._clock = clock
         self._scheduler: Any = None
         self._sync_lock = asyncio.Lock()
+        self._poll_task: asyncio.Task[None] | None = None
+        self._again = False
 
     async def poll(self) -> PollReport:
         return await self.poller.poll_once()
@@ -475,6 +478,57 @@ class NationalRuntime:
                 self.store, self.client, self.config.routes, actor=actor, clock=self._clock
             )
 
+    def start(self) -> None:
+        """Schedule the poll and the sync with apscheduler (an interval of 0 leaves that
+        job out; both still run on demand).
+
+        The poll job only *ticks*: it starts a poll unless one is running, in which case
+        that poll is followed by another at once. Polls thus start every
+        ``poll_interval`` seconds, never overlap, and a slow one delays nothing but itself.
+        """
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        n = self.config.national
+        now = datetime.now(UTC)
+        if n.poll_interval > 0:
+            scheduler.add_job(
+                self._tick,
+                "interval",
+                seconds=n.poll_interval,
+                next_run_time=now,
+                id="national-poll",
+                coalesce=True,
+                misfire_grace_time=None,
+            )
+        if n.directory_sync_interval > 0:
+            scheduler.add_job(
+                self._scheduled_sync,
+                "interval",
+                seconds=n.directory_sync_interval,
+                next_run_time=now + timedelta(seconds=min(5.0, n.directory_sync_interval)),
+                id="national-directory-sync",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+            )
+        scheduler.start()
+        self._scheduler = scheduler
+
+    async def _tick(self) -> None:
+        if self._poll_task is not None and not self._poll_task.done():
+            self._again = True
+            return
+        self._poll_task = asyncio.create_task(self._polls(), name="national-poll")
+
+    async def _polls(self) -> None:
+        while True:
+            self._again = False
+            try:
+                await self.poll()
+            except Exception:  # a bug of ours: logged, and the link keeps polling
+                log.exception("national poll failed")
+            if not self._again:
+                return
+
     async def _scheduled_sync(self) -> None:
         try:
             await self.sync_directory(actor="scheduler")
@@ -482,52 +536,14 @@ class NationalRuntime:
             log.warning("directory sync failed: [%s] %s", exc.code, exc)
         except Exception:
             log.exception("directory sync failed")
-        self._schedule(
-            "national-directory-sync",
-            self._scheduled_sync,
-            self.config.national.directory_sync_interval,
-        )
-
-    def start(self) -> None:
-        """Schedule the poll and the sync (an interval of 0 leaves that job out).
-
-        Each run schedules the next one ``interval`` seconds after it ENDS (a one-shot
-        apscheduler job): a slow poll is never overlapped nor skipped with a warning.
-        """
-        scheduler = AsyncIOScheduler(timezone=UTC)
-        scheduler.start()
-        self._scheduler = scheduler
-        n = self.config.national
-        if n.poll_interval > 0:
-            self._schedule("national-poll", self._scheduled_poll, 0.0)
-        if n.directory_sync_interval > 0:
-            self._schedule(
-                "national-directory-sync",
-                self._scheduled_sync,
-                min(5.0, n.directory_sync_interval),
-            )
-
-    def _schedule(self, job_id: str, job: Callable[[], Awaitable[None]], delay: float) -> None:
-        if self._scheduler is None:
-            return
-        self._scheduler.add_job(
-            job,
-            "date",
-            run_date=datetime.now(UTC) + timedelta(seconds=delay),
-            id=job_id,
-            replace_existing=True,
-            misfire_grace_time=None,
-        )
-
-    async def _scheduled_poll(self) -> None:
-        try:
-            await self.poll()
-        except Exception:  # a bug of ours: logged, and the link keeps polling
-            log.exception("national poll failed")
-        self._schedule("national-poll", self._scheduled_poll, self.config.national.poll_interval)
 
     async def close(self) -> None:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
+        task, self._poll_task = self._poll_task, None
+        if task is not None and not task.done():
+            task.cancel()  # an interrupted poll is taken again: the duplicate rule
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await self.client.close()
