@@ -11,6 +11,7 @@ import json
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from axis.store import schema as t
 from axis.store.sigcounts import (
     ALL_RECIPIENTS,
     guess_tier,
+    month_split,
     recount_signatures_from_events,
     signature_counts,
 )
@@ -354,3 +356,52 @@ async def test_exchange_figures_agree_across_faces_and_formats(
     total = list(wb["Ký số"].iter_rows(values_only=True))[-1]
     assert total[0] == "TỔNG CỘNG" and total[1] == 5 and total[2] == 3
     assert total[-1] == pytest.approx(3 / 5)
+
+
+@given(
+    st.none() | st.dates(min_value=date(2025, 11, 1), max_value=date(2026, 6, 30)),
+    st.none() | st.dates(min_value=date(2025, 11, 1), max_value=date(2026, 6, 30)),
+)
+def test_month_split_covers_exactly_the_days(lo: date | None, hi: date | None) -> None:
+    days, months = month_split(lo, hi)
+    first, last = lo or date(2025, 10, 1), hi or date(2026, 8, 31)
+    covered: list[date] = []
+    for a, b in days:
+        assert a is not None and b is not None
+        covered += [a + timedelta(days=i) for i in range((b - a).days + 1)]
+    if months is not None:
+        m_lo, m_hi = months
+        d = m_lo or date(2025, 10, 1)
+        end = m_hi or date(2026, 8, 1)
+        assert d.day == 1 and end.day == 1
+        while d <= end:
+            nxt = (d.replace(day=28) + timedelta(days=4)).replace(day=1)
+            covered += [d + timedelta(days=i) for i in range((nxt - d).days)]
+            d = nxt
+    expected = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    assert sorted(covered) == expected or (lo is not None and hi is not None and lo > hi)
+    assert len(covered) == len(set(covered))
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi"),
+    [(None, None), (date(2026, 3, 2), date(2026, 4, 11)), (date(2026, 3, 1), date(2026, 3, 31))],
+)
+async def test_monthly_rollups_give_the_daily_figures(
+    dep: Filled, lo: date | None, hi: date | None
+) -> None:
+    store = await open_configured_store(dep.config)
+    try:
+        for tier in ("*", "central", "province"):
+            kw: Any = {"day_from": lo, "day_to": hi, "recipient_tier": tier, "kind": None}
+            fast = await signature_counts(store, **kw)
+            daily = await signature_counts(store, by_month=False, **kw)
+            for by in ("agency", "tier", "month", "all"):
+                grouping: Any = by
+                assert (
+                    signature_report(fast, by=grouping).as_dict()
+                    == signature_report(daily, by=grouping).as_dict()
+                )
+            assert sum(r.count for r in daily) > 0
+    finally:
+        await store.close()

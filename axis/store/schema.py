@@ -333,6 +333,21 @@ signature_counters = sa.Table(
     sa.Column("count", sa.BigInteger, nullable=False),
 )
 
+# The same counters rolled up by month (``month`` = its first day), kept in the same
+# transaction: a report over whole months reads these, the partial edges the days.
+signature_counters_month = sa.Table(
+    "signature_counters_month",
+    metadata,
+    sa.Column("month", sa.Date, primary_key=True),
+    sa.Column("agency_code", sa.String(35), primary_key=True),
+    sa.Column("sender_tier", sa.String(16), primary_key=True),
+    sa.Column("recipient_tier", sa.String(16), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("verdict", sa.String(32), primary_key=True),
+    sa.Column("signer_sha256", sa.String(64), primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+)
+
 signers = sa.Table(
     "signers",
     metadata,

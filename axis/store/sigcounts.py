@@ -23,7 +23,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 import sqlalchemy as sa
@@ -43,6 +43,7 @@ __all__ = [
     "SignerInfo",
     "count_signatures",
     "guess_tier",
+    "month_split",
     "recount_signatures_from_events",
     "signature_counts",
     "signer_infos",
@@ -112,17 +113,24 @@ async def _upsert(
 ) -> None:
     if not inc:
         return
-    names = ("day", "agency_code", "sender_tier", "recipient_tier", "kind", "verdict")
-    rows = [
-        dict(zip((*names, "signer_sha256"), k, strict=True)) | {"count": n}
-        for k, n in sorted(inc.items())
-    ]
-    stmt = insert(t.signature_counters)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[getattr(_C, c) for c in (*names, "signer_sha256")],
-        set_={"count": _C.count + stmt.excluded.count},
-    )
-    await conn.execute(stmt, rows)
+    monthly: Counter[SigKey] = Counter()
+    for k, n in inc.items():
+        monthly[(k[0].replace(day=1), *k[1:])] += n
+    names = ("agency_code", "sender_tier", "recipient_tier", "kind", "verdict", "signer_sha256")
+    for table, first, counts in (
+        (t.signature_counters, "day", inc),
+        (t.signature_counters_month, "month", monthly),
+    ):
+        rows = [
+            dict(zip((first, *names), k, strict=True)) | {"count": n}
+            for k, n in sorted(counts.items())
+        ]
+        stmt = insert(table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c[c] for c in (first, *names)],
+            set_={"count": table.c.count + stmt.excluded.count},
+        )
+        await conn.execute(stmt, rows)
 
 
 # --------------------------------------------------------------------- reading
@@ -154,6 +162,31 @@ class SignerInfo:
     organ_id: str | None
 
 
+def month_split(
+    day_from: date | None, day_to: date | None
+) -> tuple[list[tuple[date | None, date | None]], tuple[date | None, date | None] | None]:
+    """Split [day_from, day_to] into day ranges (the partial months at its edges) and one
+    range of whole months (first days of months, inclusive), either possibly absent."""
+    first_full = (
+        None
+        if day_from is None
+        else day_from
+        if day_from.day == 1
+        else (day_from.replace(day=28) + timedelta(days=4)).replace(day=1)
+    )
+    after = None if day_to is None else day_to + timedelta(days=1)
+    end_full = None if after is None else after.replace(day=1)  # exclusive
+    if first_full is not None and end_full is not None and first_full >= end_full:
+        return [(day_from, day_to)], None
+    days: list[tuple[date | None, date | None]] = []
+    if day_from is not None and first_full is not None and day_from < first_full:
+        days.append((day_from, first_full - timedelta(days=1)))
+    if end_full is not None and after is not None and end_full < after:
+        days.append((end_full, day_to))
+    last_month = None if end_full is None else (end_full - timedelta(days=1)).replace(day=1)
+    return days, (first_full, last_month)
+
+
 async def signature_counts(
     store: Store,
     *,
@@ -167,56 +200,107 @@ async def signature_counts(
     keep_agency: bool = True,
     keep_signer: bool = True,
 ) -> list[SigCount]:
-    """Signature counters of a slice, aggregated in the database by (month or day,
-    agency, sender tier, recipient tier, kind, verdict, signer); dimensions not kept are
-    collapsed to ``""``. ``recipient_tier`` ``"*"`` counts each packet once."""
+    """Signature counters of a slice, aggregated in the database by (period, agency,
+    sender tier, recipient tier, kind, verdict, signer); dimensions not kept are
+    collapsed to ``""``. ``recipient_tier`` ``"*"`` counts each packet once.
+
+    ``by_month``: whole months are read from the monthly roll-up (``period`` =
+    ``YYYY-MM``) and only the partial months at the edges from the daily counters
+    (``period`` = ``YYYY-MM-DD``); otherwise every row is daily.
+    """
+    ranges: list[tuple[sa.Table, str, date | None, date | None]] = []
     if by_month:
-        period: sa.ColumnElement[Any] = (
-            sa.func.to_char(_C.day, "YYYY-MM")
-            if store.dialect == "postgresql"
-            else sa.func.strftime("%Y-%m", _C.day)
-        )
+        days, months = month_split(day_from, day_to)
+        ranges += [(t.signature_counters, "day-as-month", a, b) for a, b in days]
+        if months is not None:
+            ranges.append((t.signature_counters_month, "month", *months))
     else:
+        ranges.append((t.signature_counters, "day", day_from, day_to))
+    out: list[SigCount] = []
+    async with store._read() as conn:
+        for table, period_col, lo, hi in ranges:
+            out.extend(
+                await _aggregate(
+                    conn,
+                    table,
+                    period_col,
+                    lo,
+                    hi,
+                    agencies=agencies,
+                    sender_tiers=sender_tiers,
+                    recipient_tier=recipient_tier,
+                    kind=kind,
+                    keep_agency=keep_agency,
+                    keep_signer=keep_signer,
+                )
+            )
+    return out
+
+
+async def _aggregate(
+    conn: AsyncConnection,
+    table: sa.Table,
+    period_col: str,
+    lo: date | None,
+    hi: date | None,
+    *,
+    agencies: Sequence[str] | None,
+    sender_tiers: Sequence[str] | None,
+    recipient_tier: str,
+    kind: str | None,
+    keep_agency: bool,
+    keep_signer: bool,
+) -> list[SigCount]:
+    c = table.c
+    period: sa.ColumnElement[Any] = c["day" if period_col == "day-as-month" else period_col]
+    bound = period
+    if period_col == "day-as-month":  # partial months: group the days by their month
         period = (
-            sa.func.to_char(_C.day, "YYYY-MM-DD")
-            if store.dialect == "postgresql"
-            else sa.func.strftime("%Y-%m-%d", _C.day)
+            sa.func.to_char(period, "YYYY-MM")
+            if conn.dialect.name == "postgresql"
+            else sa.func.strftime("%Y-%m", period)
         )
-    agency: sa.ColumnElement[Any] = _C.agency_code if keep_agency else sa.literal("")
-    signer: sa.ColumnElement[Any] = _C.signer_sha256 if keep_signer else sa.literal("")
-    cols = [
-        period.label("period"),
-        agency.label("agency"),
-        _C.sender_tier,
-        _C.recipient_tier,
-        _C.kind,
-        _C.verdict,
-        signer.label("signer"),
-    ]
-    q = sa.select(*cols, sa.func.sum(_C.count)).where(_C.recipient_tier == recipient_tier)
-    if day_from is not None:
-        q = q.where(_C.day >= day_from)
-    if day_to is not None:
-        q = q.where(_C.day <= day_to)
+    group: list[sa.ColumnElement[Any]] = [period, c.sender_tier, c.verdict]
+    if keep_agency:
+        group.append(c.agency_code)
+    if keep_signer:
+        group.append(c.signer_sha256)
+    q = sa.select(*group, c.kind, sa.func.sum(c.count)).where(c.recipient_tier == recipient_tier)
     if kind is not None:
-        q = q.where(_C.kind == kind)
+        q = q.where(c.kind == kind)
+    if lo is not None:
+        q = q.where(bound >= lo)
+    if hi is not None:
+        q = q.where(bound <= hi)
     if agencies is not None:
         from axis.store.store import _codes_clause  # noqa: PLC0415 - store imports us
 
-        q = q.where(_codes_clause(_C.agency_code, agencies))
+        q = q.where(_codes_clause(c.agency_code, agencies))
     if sender_tiers is not None:
-        q = q.where(_C.sender_tier.in_(list(sender_tiers)))
-    group = [sa.literal_column("period"), _C.sender_tier, _C.recipient_tier, _C.kind, _C.verdict]
-    if keep_agency:
-        group.append(_C.agency_code)
-    if keep_signer:
-        group.append(_C.signer_sha256)
-    q = q.group_by(*group)
-    async with store._read() as conn:
-        rows = (await conn.execute(q)).all()
-    return [
-        SigCount(str(r[0]), r[1] or "", r[2], r[3], r[4], r[5], r[6] or "", int(r[7])) for r in rows
-    ]
+        q = q.where(c.sender_tier.in_(list(sender_tiers)))
+    q = q.group_by(*group, c.kind)
+    rows = (await conn.execute(q)).all()
+    out = []
+    for r in rows:
+        p = r[0] if isinstance(r[0], str) else r[0].isoformat()
+        i = 3
+        agency = r[i] if keep_agency else ""
+        i += keep_agency
+        signer = r[i] if keep_signer else ""
+        i += keep_signer
+        out.append(
+            SigCount(
+                p[:7] if period_col == "month" else p,
+                agency,
+                r[1],
+                recipient_tier,
+                r[i],
+                r[2],
+                signer,
+                int(r[i + 1]),
+            )
+        )
+    return out
 
 
 async def signer_infos(store: Store, sha256s: Sequence[str]) -> dict[str, SignerInfo]:
