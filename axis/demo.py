@@ -434,6 +434,12 @@ async def run_demo(
         base = daemon.base_url
         out("\n8. Look around")
         for label, text in [
+            (
+                "Dashboard",
+                f"{base}/  (log in with the admin token below, or a user made by"
+                " `axis admin add-user NAME --role admin`)",
+            ),
+            ("Metrics", f"{base}/metrics   {base}/readyz"),
             ("OpenAPI", f"{base}/api/v1/openapi.json"),
             (
                 "Report",
