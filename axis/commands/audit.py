@@ -7,7 +7,9 @@
 - ``axis audit export --from DAY --to DAY -o FILE``: a self-contained archive
   (:mod:`axis.auditarchive`) that a third party verifies with ``--archive``.
 - ``axis audit sign-head``: sign the chain head now with ``audit.key``.
-- ``axis audit reverify --from DAY --to DAY``: see :mod:`axis.reverify`.
+- ``axis audit reverify --from DAY --to DAY [--at received|now]``: verify stored packets
+  again with today's trust material and list verdicts that would change (exit 1 if
+  any); resumable (see :mod:`axis.reverify`).
 
 Days are reporting days (Asia/Ho_Chi_Minh, UTC+7), both ends included.
 """
@@ -114,6 +116,25 @@ def register(subparsers: Any) -> None:
     p = sub.add_parser("sign-head", help="sign the audit chain head now (audit.key)")
     add_config_argument(p)
     p.set_defaults(func=_sign_head)
+
+    p = sub.add_parser(
+        "reverify",
+        help="verify stored packets again with today's trust material; list changed verdicts",
+    )
+    add_config_argument(p)
+    p.add_argument("--from", dest="day_from", type=parse_day, metavar="DAY")
+    p.add_argument("--to", dest="day_to", type=parse_day, metavar="DAY")
+    p.add_argument(
+        "--at",
+        choices=("received", "now"),
+        default="received",
+        help="judge each signature as of its reception (default) or as of now",
+    )
+    p.add_argument("--batch", type=int, default=200, help="packets per read (default 200)")
+    p.add_argument("--max-batches", type=int, default=None, help="stop after N batches")
+    p.add_argument("--restart", action="store_true", help="ignore a saved cursor")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=_reverify)
 
 
 def _print_report(report: ChainReport, *, as_json: bool, extra: dict[str, Any] | None) -> int:
@@ -285,3 +306,46 @@ def _sign_head(args: argparse.Namespace) -> int:
     else:
         print(f"Signed the chain head: event {head.event_id} {head.hash}.")
     return 0
+
+
+def _reverify(args: argparse.Namespace) -> int:
+    from axis.reverify import reverify  # noqa: PLC0415 - pulls in the composition root
+
+    config = config_from_args(args)
+    since, until = day_bounds(args.day_from, args.day_to)
+    job = f"reverify:{args.day_from}:{args.day_to}:{args.at}"
+
+    async def main() -> Any:
+        store = await open_configured_store(config)
+        try:
+            with progress_bar("re-verifying", None, enabled=not args.json) as advance:
+                return await reverify(
+                    store,
+                    config,
+                    since=since,
+                    until=until,
+                    at=args.at,
+                    job=job,
+                    batch=max(1, args.batch),
+                    max_batches=args.max_batches,
+                    restart=args.restart,
+                    progress=advance,
+                )
+        finally:
+            await store.close()
+
+    result = asyncio.run(main())
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+    else:
+        state = "done" if result.done else "interrupted (run again to resume)"
+        print(
+            f"{result.checked} packet(s) re-verified ({state}"
+            + (", resumed" if result.resumed else "")
+            + f"); {len(result.changes)} verdict(s) would change."
+        )
+        for c in result.changes:
+            print(f"  {c.document_id}  {c.sender_code}  {c.received_at}  {c.old} -> {c.new}")
+            for reason in c.reasons[:2]:
+                print(f"      {reason}")
+    return 0 if not result.changes else 1

@@ -23,7 +23,7 @@ import hashlib
 import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 import sqlalchemy as sa
@@ -54,7 +54,10 @@ __all__ = [
     "documents_in",
     "event_batches",
     "install_audit_chain",
+    "load_cursor",
     "load_heads",
+    "packets_between",
+    "save_cursor",
     "sign_current_head",
     "verify_store",
 ]
@@ -426,3 +429,70 @@ def event_json_line(event: ChainEvent) -> str:
 
 def heads_json(heads: Sequence[SignedHead]) -> list[Mapping[str, Any]]:
     return [h.to_json() for h in heads]
+
+
+# --------------------------------------------------------------------- re-verification
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPacket:
+    document_id: str
+    sender_code: str
+    received_at: datetime
+    verdict: str
+    signer_subject: str | None
+    data: bytes
+
+
+async def packets_between(
+    store: Store,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[StoredPacket]:
+    """Stored packets received in [since, until), in (received_at, id) order after the
+    keyset ``after``: one short read transaction per call."""
+    d, p = t.documents.c, t.packets.c
+    q = (
+        sa.select(d.id, d.sender_code, d.received_at, d.verdict, d.signer_subject, p.data)
+        .select_from(t.documents.join(t.packets, p.document_id == d.id))
+        .order_by(d.received_at, d.id)
+        .limit(limit)
+    )
+    if since is not None:
+        q = q.where(d.received_at >= since)
+    if until is not None:
+        q = q.where(d.received_at < until)
+    if after is not None:
+        q = q.where(
+            sa.or_(d.received_at > after[0], sa.and_(d.received_at == after[0], d.id > after[1]))
+        )
+    async with store._read() as conn:
+        rows = (await conn.execute(q)).all()
+    return [StoredPacket(r[0], r[1], r[2], r[3], r[4], bytes(r[5])) for r in rows]
+
+
+async def load_cursor(store: Store, name: str) -> dict[str, Any] | None:
+    """The saved state of a resumable job, if any."""
+    c = t.job_cursors.c
+    async with store._read() as conn:
+        text = (await conn.execute(sa.select(c.state).where(c.name == name))).scalar()
+    return None if text is None else dict(json.loads(text))
+
+
+async def save_cursor(store: Store, name: str, state: Mapping[str, Any] | None) -> None:
+    """Save (or, with None, forget) a job's state: one tiny write transaction."""
+    c = t.job_cursors.c
+    async with store._write() as conn:
+        await conn.execute(t.job_cursors.delete().where(c.name == name))
+        if state is not None:
+            await conn.execute(
+                t.job_cursors.insert(),
+                {
+                    "name": name,
+                    "state": json.dumps(state, ensure_ascii=False, default=str),
+                    "updated_at": datetime.now(UTC),
+                },
+            )

@@ -165,6 +165,7 @@ documents = sa.Table(
     sa.Column("request_id", sa.String(64)),  # the HTTP request that brought it (logs)
     sa.CheckConstraint(_in("kind", ("document", "status")), name="kind"),
     sa.Index(None, "sender_code", "received_at"),
+    sa.Index(None, "received_at", "id"),  # time-ordered walks (axis audit reverify)
     sa.Index(None, "edxml_document_id"),
     sa.Index(None, "related_document_id"),
 )
