@@ -202,16 +202,22 @@ def render_text(sheets: Sequence[Sheet], advance: Advance | None = None) -> str:
     for sheet in sheets:
         cells = [[_text(v, i in sheet.percent) for i, v in enumerate(row)] for row in sheet.rows]
         keep = [i for i in range(len(sheet.headings)) if any(row[i] for row in cells) or i < 1]
+        numeric = {
+            i
+            for i in keep
+            if i in sheet.percent
+            or all(isinstance(row[i], int | float) for row in sheet.rows if row[i] is not None)
+        }
         head = [sheet.headings[i] for i in keep]
         body = [[row[i] for i in keep] for row in cells]
         widths = [max(len(r[j]) for r in [head, *body]) for j in range(len(keep))]
         out.append(f"== {sheet.title} ==")
         for n, row in enumerate([head, *body]):
-            first = row[0].ljust(widths[0])
-            rest = [
-                c.rjust(w) if n else c.ljust(w) for c, w in zip(row[1:], widths[1:], strict=True)
+            parts = [
+                c.rjust(w) if n and keep[j] in numeric else c.ljust(w)
+                for j, (c, w) in enumerate(zip(row, widths, strict=True))
             ]
-            out.append("  ".join([first, *rest]).rstrip())
+            out.append("  ".join(parts).rstrip())
             if n == 0:
                 out.append("  ".join("-" * w for w in widths))
         if advance is not None:
