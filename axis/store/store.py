@@ -1201,6 +1201,10 @@ class Store:
                 .order_by(t.deliveries.c.id)
             )
         ).all()
+        return self._records(docs, drows)
+
+    def _records(self, docs: Sequence[Any], drows: Sequence[Any]) -> list[DocumentRecord]:
+        """Documents rows and their deliveries' rows as records."""
         by_doc: dict[str, list[DeliveryInfo]] = {}
         for r in drows:
             by_doc.setdefault(r._mapping["document_id"], []).append(self._delivery_info(r))
@@ -1217,12 +1221,24 @@ class Store:
     async def get_document(self, document_id: str) -> DocumentRecord:
         """A document's metadata and deliveries; ``NotFoundError`` if unknown.
 
-        No access check here: the API layer decides who may see it.
+        No access check here: the API layer decides who may see it. On SQLite this
+        point read (asked for every accepted packet's receipt) runs synchronously, like
+        the directory lookups (:class:`_QuickReads`), without their memory.
         """
-        async with self._read() as conn:
-            found = await self._documents(
-                conn, sa.select(t.documents).where(t.documents.c.id == document_id)
+        by_id = sa.select(t.documents).where(t.documents.c.id == document_id)
+        if self._quick is not None:
+            docs, drows = self._quick.snapshot(
+                [
+                    by_id,
+                    sa.select(t.deliveries)
+                    .where(t.deliveries.c.document_id == document_id)
+                    .order_by(t.deliveries.c.id),
+                ]
             )
+            found = self._records(docs, drows)
+        else:
+            async with self._read() as conn:
+                found = await self._documents(conn, by_id)
         if not found:
             raise NotFoundError(
                 f"Document {document_id} does not exist.",
@@ -1679,6 +1695,16 @@ class _QuickReads:
         self._cache[key] = (gen, rows)
         return rows
 
+    def snapshot(self, queries: Sequence[sa.Select[Any]]) -> list[list[Any]]:
+        """The rows of each query from one snapshot, not remembered (any table; for
+        point reads by an indexed key only)."""
+        try:
+            with self._engine.connect() as conn:
+                conn.exec_driver_sql("BEGIN")  # rolled back on close
+                return [list(conn.execute(q).all()) for q in queries]
+        except sa.exc.SQLAlchemyError as exc:
+            raise _store_error(exc) from exc
+
     def dispose(self) -> None:
         self._cache.clear()
         with self._gen_lock:
@@ -1749,8 +1775,10 @@ async def open_store(
         write_engine = create_async_engine(
             parsed, pool_size=1, max_overflow=0, pool_timeout=pool_timeout
         )
+        # Readers are kept open (no overflow): each aiosqlite connection is a thread,
+        # and opening and closing one per read under load costs more than the read.
         read_engine = create_async_engine(
-            parsed, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout
+            parsed, pool_size=pool_size + max_overflow, max_overflow=0, pool_timeout=pool_timeout
         )
         _sqlite_events(write_engine, writer=True)
         _sqlite_events(read_engine, writer=False)
