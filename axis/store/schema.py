@@ -217,6 +217,10 @@ deliveries = sa.Table(
     # open deliveries per destination (queue figures, dashboard, metrics) read from the
     # index alone: a million acknowledged rows are never visited
     sa.Index("ix_deliveries_open", "state", "route", "target_code", "created_at", "lease_until"),
+    # a destination's whole history in id order (dashboard "all states", admin listing)
+    sa.Index("ix_deliveries_route_id", "route", "id"),
+    sa.Index("ix_deliveries_route_state_id", "route", "state", "id"),
+    sa.Index("ix_deliveries_target_id", "target_code", "id"),
 )
 
 # --- push delivery and the delivery engine (axis.store.deliveries) ---------------------
