@@ -254,6 +254,18 @@ async def test_dashboard_in_chromium(
             )
             await _shot(page, "certificates")
 
+            # reports: the signature report's figures are the stored documents', with charts
+            await page.click('nav a[href="/reports"]')
+            assert await _metric(page, "sig-total") == sql(
+                dep, "SELECT count(*) FROM documents WHERE kind = 'document'"
+            )
+            assert await _metric(page, "sig-valid") == sql(
+                dep, "SELECT count(*) FROM documents WHERE kind = 'document' AND verdict = 'valid'"
+            )
+            assert await page.locator('[data-testid="verdict-chart"] svg').count() == 1
+            assert await page.locator('[data-testid="trend-chart"] svg rect').count() > 0
+            await _shot(page, "reports")
+
             # log out: the pages are closed again
             await page.click("header form[action='/logout'] button")
             await page.goto(f"{base}/")
