@@ -11,10 +11,13 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from axis.credentials import may_act_for
 from axis.directory import RouteKind, Tier
+
+if TYPE_CHECKING:
+    from axis.pades import AttachmentVerdict
 
 __all__ = [
     "VN_TZ",
@@ -141,6 +144,9 @@ class NewPacket:
     algorithm: str | None = None
     notes: tuple[str, ...] = ()
     request_id: str | None = None  # the HTTP request that brought it (follows it in logs)
+    #: a verdict per PDF attachment file (axis.pades.AttachmentVerdict); None: a packet
+    #: whose attachments were not examined (not counted in the attachment counters)
+    attachment_verdicts: tuple[AttachmentVerdict, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -420,3 +420,56 @@ agency_closures = sa.Table(
     sa.Column("recorded_at", UtcDateTime, nullable=False),
     sa.CheckConstraint(_in("source", ("sync", "reorganize")), name="source"),
 )
+
+# --- signed PDF attachments (axis.pades; written by axis.store.attachments) --------------
+
+# One verdict per PDF file of an accepted document (a ZIP's members included), in the
+# packet's transaction; ``verdict`` in signing.policy.Outcome's vocabulary.
+attachment_verdicts = sa.Table(
+    "attachment_verdicts",
+    metadata,
+    sa.Column(
+        "document_id",
+        sa.String(32),
+        sa.ForeignKey("documents.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("content_id", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("verdict", sa.String(32), nullable=False),
+    sa.Column("signatures", sa.Integer, nullable=False),
+    sa.Column("signer_subject", sa.Text),
+    sa.Column("signer_sha256", sa.String(64)),
+    sa.Column("issuer", sa.Text),
+    sa.Column("reasons", sa.Text, nullable=False),  # JSON list
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+)
+
+# Documents per (day, sender, sender tier, RECIPIENT tier, envelope verdict, attachment
+# summary): "signed in the envelope, in an attachment, in both, in neither" from the
+# counters. ``attachments`` is axis.pades.attachment_summary ("none": no PDF).
+attachment_counters = sa.Table(
+    "attachment_counters",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("agency_code", sa.String(35), primary_key=True),
+    sa.Column("sender_tier", sa.String(16), primary_key=True),
+    sa.Column("recipient_tier", sa.String(16), primary_key=True),
+    sa.Column("envelope", sa.String(32), primary_key=True),
+    sa.Column("attachments", sa.String(32), primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+)
+
+attachment_counters_month = sa.Table(
+    "attachment_counters_month",
+    metadata,
+    sa.Column("month", sa.Date, primary_key=True),
+    sa.Column("agency_code", sa.String(35), primary_key=True),
+    sa.Column("sender_tier", sa.String(16), primary_key=True),
+    sa.Column("recipient_tier", sa.String(16), primary_key=True),
+    sa.Column("envelope", sa.String(32), primary_key=True),
+    sa.Column("attachments", sa.String(32), primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+)

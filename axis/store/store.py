@@ -49,6 +49,7 @@ from axis.credentials import SecretBox, hash_token, validate_system_id
 from axis.directory import TIERS, Agency, is_valid_code, normalize_code, validate_pattern
 from axis.store import deliveries as _dq
 from axis.store import schema as t
+from axis.store.attachments import record_attachments
 from axis.store.audit import install_audit_chain
 from axis.store.models import (
     AgencyCert,
@@ -863,6 +864,9 @@ class Store:
         recipient_tiers = await count_signatures(
             conn, self._insert, [(p, mine) for (p, _), mine in zip(new, wanted, strict=True)]
         )
+        await record_attachments(  # PDF attachment verdicts and their counters
+            conn, self._insert, [(p, rt) for (p, _), rt in zip(new, recipient_tiers, strict=True)]
+        )
         for (p, related), mine, rtiers in zip(new, wanted, recipient_tiers, strict=True):
             my_ids = ids[pos : pos + len(mine)]
             pos += len(mine)
@@ -872,7 +876,7 @@ class Store:
             inc[(day, p.sender_code, p.sender_tier or "", "sent", p.verdict, scope)] += 1
             for code, tier in receipts:
                 inc[(day, code, tier, "received", p.verdict, "internal")] += 1
-            detail = {
+            detail: dict[str, Any] = {
                 "kind": p.kind,
                 "edxml_document_id": p.edxml_document_id,
                 "business_type": p.business_type,
@@ -899,6 +903,11 @@ class Store:
                 "recipient_tiers": list(rtiers),
                 "signer_sha256": p.signer_sha256,
             }
+            if p.attachment_verdicts:  # in the chain: what each PDF's signature was found
+                detail["attachments"] = [
+                    {"name": v.name, "sha256": v.sha256, "verdict": v.verdict}
+                    for v in p.attachment_verdicts
+                ]
             row = self._event_row(
                 "packet.accepted",
                 p.received_at,
