@@ -6,7 +6,8 @@ behind every face (the native API, ``axis report``, the dashboard).
   codes of the time or by today's structure (closed codes under their successors).
 - :func:`signatures` — packets per signature verdict for a slice (period, senders,
   sender tier, RECIPIENT tier), share validly signed, certificates and issuing CAs
-  used, trend by month.
+  used, trend by month; for documents, how many were signed in the envelope, in a PDF
+  attachment, in both or in neither (:mod:`axis.sigcarriers`).
 
 The arithmetic is :mod:`axis.report`, :mod:`axis.reporttree` and :mod:`axis.sigreport`
 (pure); this module only fetches and shapes.
@@ -31,8 +32,10 @@ from axis.report import (
     grand_total,
 )
 from axis.reporttree import TreeNode, exchange_tree
+from axis.sigcarriers import carrier_report
 from axis.sigreport import SigBy, SignatureReport, signature_report
 from axis.store import Store
+from axis.store.attachments import attachment_counts
 from axis.store.sigcounts import ALL_RECIPIENTS, signature_counts, signer_infos
 from axis_errors import InputError
 
@@ -173,9 +176,23 @@ async def signatures(store: Store, q: SignatureQuery) -> SignatureReport:
         keep_agency=q.by == "agency",
     )
     infos = await signer_infos(store, [r.signer_sha256 for r in rows])
-    return signature_report(
+    report = signature_report(
         rows, by=q.by, signer_info={k: (v.subject, v.issuer) for k, v in infos.items()}
     )
+    if q.kind == "document":  # where documents are signed: envelope, PDF attachment, both
+        report.carriers = carrier_report(
+            await attachment_counts(
+                store,
+                day_from=q.day_from,
+                day_to=q.day_to,
+                agencies=q.agencies,
+                sender_tiers=q.sender_tiers,
+                recipient_tier=q.recipient_tier,
+                keep_agency=q.by == "agency",
+            ),
+            by=q.by,
+        )
+    return report
 
 
 def signatures_dict(q: SignatureQuery, report: SignatureReport) -> dict[str, Any]:

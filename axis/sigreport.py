@@ -14,7 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from axis.sigcarriers import CarrierReport
 
 __all__ = [
     "SIG_VERDICTS",
@@ -121,9 +124,12 @@ class SignatureReport:
     trend: list[SignatureLine]
     signers: list[SignerLine]
     issuers: list[SignerLine]
+    #: documents signed in the envelope, in a PDF attachment, both, neither
+    #: (axis.sigcarriers; set by the engine for document reports)
+    carriers: CarrierReport | None = None
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "by": self.by,
             "lines": [line.as_dict() for line in self.lines],
             "total": self.total.as_dict(),
@@ -131,6 +137,9 @@ class SignatureReport:
             "signers": [s.as_dict() for s in self.signers],
             "issuers": [i.as_dict() for i in self.issuers],
         }
+        if self.carriers is not None:
+            out["carriers"] = self.carriers.as_dict()
+        return out
 
 
 def _key_fn(by: SigBy) -> Callable[[SigRow], str]:

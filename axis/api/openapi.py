@@ -373,6 +373,35 @@ SCHEMAS: dict[str, Any] = {
             "trend": {"type": "array", "items": _ref("SignatureLine")},
             "signers": {"type": "array", "items": _ref("SignerLine")},
             "issuers": {"type": "array", "items": _ref("SignerLine")},
+            "carriers": {
+                "type": "object",
+                "description": "kind=document: documents validly signed in the envelope "
+                "(XMLDSig), in a PDF attachment (PAdES), both, neither",
+                "required": ["lines", "total", "trend"],
+                "properties": {
+                    "lines": {"type": "array", "items": _ref("CarrierLine")},
+                    "total": _ref("CarrierLine"),
+                    "trend": {"type": "array", "items": _ref("CarrierLine")},
+                },
+            },
+        },
+    },
+    "CarrierLine": {
+        "type": "object",
+        "required": ["key", "total", "both", "envelope_only", "attachment_only", "neither"],
+        "properties": {
+            "key": {"type": "string"},
+            "total": {"type": "integer"},
+            "both": {"type": "integer"},
+            "envelope_only": {"type": "integer"},
+            "attachment_only": {"type": "integer"},
+            "neither": {"type": "integer"},
+            "signed_anywhere": {"type": "integer"},
+            "by_attachments": {
+                "type": "object",
+                "description": "documents per attachment summary (none: no PDF)",
+                "additionalProperties": {"type": "integer"},
+            },
         },
     },
     "ExchangeReport": {
