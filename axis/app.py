@@ -8,7 +8,6 @@ import hashlib
 import logging
 import ssl
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ from aiohttp import web
 
 from adapters.crl import fetch_crl
 from axis import web as web_ui
+from axis.analysis import Analyzer, default_workers
 from axis.api import admin, native, vxp
 from axis.api import auditor as auditor_api
 from axis.api import national as national_api
@@ -297,9 +297,16 @@ async def build_services(
         national_enabled=config.national.enabled,
         organ_id=config.axis.organ_id,
     )
-    executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="axis-verify")
+    workers = config.server.workers
+    analyzer = Analyzer(  # verification and reading: worker processes (0: threads here)
+        settings.analysis(),
+        workers=default_workers() if workers is None else workers,
+        config=config,
+        signer=axis_signer,
+        cache=PathCache(),
+    )
     real_clock = clock or (lambda: datetime.now(UTC))
-    intake = Intake(store, settings, clock=real_clock, executor=executor, path_cache=PathCache())
+    intake = Intake(store, settings, clock=real_clock, analyzer=analyzer)
     delivery = engine_from_config(config, store, clock=real_clock)
     intake.on_commit = delivery.wake
     national_link: NationalRuntime | None = None
@@ -346,6 +353,7 @@ class RunningDaemon:
     async def stop(self) -> None:
         await self.runner.cleanup()
         await self.services.store.close()
+        await asyncio.to_thread(self.services.intake.analyzer.close)
 
 
 async def start_daemon(
@@ -353,6 +361,7 @@ async def start_daemon(
 ) -> RunningDaemon:
     """Build everything from ``config`` and listen (port 0 picks a free port)."""
     services = await build_services(config, clock=clock)
+    await services.intake.analyzer.start()  # the workers, before the first packet
     app = build_web_app(services)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
@@ -365,6 +374,7 @@ async def start_daemon(
     except OSError as exc:
         await runner.cleanup()
         await services.store.close()
+        await asyncio.to_thread(services.intake.analyzer.close)
         raise ConfigError(
             f"Cannot listen on {config.server.host}:{config.server.port}: {exc.strerror}.",
             code="config.cannot-listen",

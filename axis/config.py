@@ -30,6 +30,7 @@ Keys and defaults (``<data_dir>`` is ``axis.data_dir``), a Markdown table for th
 | `server.tls_client_ca` | none | PEM CA(s) of client certificates (mTLS) |
 | `server.max_body_bytes` | `67108864` (64 MiB) | largest request body accepted |
 | `server.public_url` | none | URL the axis is reached at |
+| `server.workers` | CPU count | processes verifying packets; `0`: in-process threads |
 | `database.url` | `sqlite+aiosqlite:///<data_dir>/axis.db` | or `postgresql+asyncpg://...` |
 | `database.pool_size` | `5` | connections kept open |
 | `database.max_overflow` | `10` | extra connections under load |
@@ -150,6 +151,7 @@ class ServerConfig:
     tls_client_ca: Path | None = None
     max_body_bytes: int = 64 * MiB
     public_url: str | None = None
+    workers: int | None = None  # None: the CPU count (axis.analysis.default_workers)
 
     @property
     def tls(self) -> bool:
@@ -567,6 +569,12 @@ def _check(sections: Mapping[str, Any]) -> None:
             "server.tls_cert and server.tls_key must be given together.",
             code="config.bad-value",
             details={"key": "server.tls_key"},
+        )
+    if server.workers is not None and server.workers < 0:
+        raise ConfigError(
+            f"server.workers must be 0 (in-process) or more, not {server.workers}.",
+            code="config.bad-value",
+            details={"key": "server.workers"},
         )
     audit: AuditConfig = sections["audit"]
     if (audit.cert is None) != (audit.key is None):

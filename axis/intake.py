@@ -1,8 +1,9 @@
 """Intake: the one pipeline behind both APIs (VXP-compatible and native).
 
     body (already read with a size cap)
-      -> signature verification (hardened single parse; off the event loop)
+      -> signature verification (hardened single parse)
       -> schema validation of the *signed* tree -> the edXML model -> content checks
+         (these three: axis.analysis, off the event loop, in worker processes or threads)
       -> the caller may speak for From; a signer belongs to From
       -> every recipient resolved (directory, successors, routes)
       -> ONE transaction in the store (bytes, metadata, verdict, deliveries, counters, event)
@@ -15,32 +16,30 @@ tree and nothing else here looks at the raw bytes except to store them untouched
 
 from __future__ import annotations
 
-import asyncio
+import hashlib
 import logging
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from lxml import etree
-
+from axis.analysis import AnalysisSettings, Analyzer, claimed_sender
 from axis.credentials import may_act_for
 from axis.directory import DEFAULT_ROUTES, Agency, RouteRule, match_route, resolve_recipient
 from axis.hops import Hop, append_hop
 from axis.observe import NULL_OBSERVER, IntakeObserver, current_request_id
-from axis.store import VN_TZ, NewDelivery, NewPacket, Refusal, Store, dedup_key
+from axis.pades import AttachmentVerdict
+from axis.store import NewDelivery, NewPacket, Refusal, Store, dedup_key
 from axis_errors import AuthError, AxisError, PacketError
-from edxml.checks import check_packet
 from edxml.model import DocumentPacket, StatusPacket
-from edxml.reader import read_packet
-from edxml.safe import DEFAULT_LIMITS, ParseLimits, parse_xml
-from schemas import validate as validate_schema
+from edxml.safe import DEFAULT_LIMITS, ParseLimits
 from signing.certpath import PathCache
 from signing.policy import DEFAULT_POLICY, Outcome, SignaturePolicy
 from signing.trust import NO_REVOCATION_DATA, RevocationData, TrustStore
-from signing.verify import Verdict, verify_packet
+from signing.verify import Verdict
+
+__all__ = ["Accepted", "Caller", "Intake", "IntakeSettings", "StoredFacts", "claimed_sender"]
 
 Channel = Literal["vxp", "native", "national"]
 
@@ -72,12 +71,36 @@ class IntakeSettings:
     national_enabled: bool = False
     organ_id: str | None = None  # this axis's OrganId: the hop it records (axis.hops)
 
+    def analysis(self) -> AnalysisSettings:
+        """The part the pure analysis needs (sent once to each worker process)."""
+        return AnalysisSettings(
+            policy=self.policy,
+            trust=self.trust,
+            revocation=self.revocation,
+            limits=self.limits,
+            refuse_outcomes=self.refuse_outcomes,
+        )
+
 
 @dataclass(frozen=True)
 class Accepted:
     document_id: str
     created: bool
     answer: dict[str, Any]
+    #: what the commit stored, for a receipt without reading it back (a new packet only;
+    #: None for a duplicate, whose stored original is what a receipt must describe)
+    stored: StoredFacts | None = None
+
+
+@dataclass(frozen=True)
+class StoredFacts:
+    """The fields of a freshly committed packet that its receipt states."""
+
+    edxml_document_id: str
+    sender_code: str
+    packet_sha256: str
+    verdict: str
+    received_at: datetime  # aware UTC, as the store gives it back
 
 
 class Intake:
@@ -92,27 +115,19 @@ class Intake:
         executor: Executor | None = None,
         path_cache: PathCache | None = None,
         observer: IntakeObserver = NULL_OBSERVER,
+        analyzer: Analyzer | None = None,
     ) -> None:
         self.observer = observer  # metrics (axis.metrics); may be replaced before serving
         self.store = store
         self.settings = settings
         self.clock = clock
-        self.executor = executor
-        self.path_cache = path_cache if path_cache is not None else PathCache()
+        #: runs the pure analysis (worker processes, or ``executor`` threads in-process);
+        #: built from ``settings``, which are fixed for the analyzer's life
+        self.analyzer = analyzer or Analyzer(
+            settings.analysis(), workers=0, executor=executor, cache=path_cache
+        )
         #: called after a commit that stored a new packet (the delivery engine's wake-up)
         self.on_commit: Callable[[], None] | None = None
-
-    def _verify(self, body: bytes, at: datetime) -> Verdict:
-        s = self.settings
-        return verify_packet(
-            body,
-            policy=s.policy,
-            trust=s.trust,
-            revocation=s.revocation,
-            at=at,
-            limits=s.limits,
-            cache=self.path_cache,
-        )
 
     async def submit(
         self,
@@ -137,26 +152,22 @@ class Intake:
         sender: str | None = None
         verdict_label: str | None = None
         try:
-            loop = asyncio.get_running_loop()
-            started = time.perf_counter()
-            verdict = await loop.run_in_executor(self.executor, self._verify, body, now)
-            verdict_label = verdict.outcome.value
-            self.observer.verified(time.perf_counter() - started, verdict_label)
-            self._check_verdict(verdict)
-            root = verdict.signed_root
-            if root is None:  # only invalid verdicts lack a tree, and those are refused above
-                raise PacketError("The packet has no readable content.", code="packet.unreadable")
-            await asyncio.to_thread(validate_schema, root)
-            packet = read_packet(root)
+            analysis = await self.analyzer.analyze(body, now)
+            verdict = analysis.verdict
+            if verdict is not None:
+                verdict_label = verdict.outcome.value
+                if analysis.verify_seconds is not None:
+                    self.observer.verified(analysis.verify_seconds, verdict_label)
+            if analysis.refused is not None or analysis.packet is None or verdict is None:
+                sender = analysis.sender
+                if analysis.refused is None:  # pragma: no cover (analyze always says why)
+                    raise PacketError(
+                        "The packet has no readable content.", code="packet.unreadable"
+                    )
+                raise analysis.refused.error()
+            packet = analysis.packet
             sender = packet.sender
-            problems = check_packet(packet, today=now.astimezone(VN_TZ).date())
-            if problems:
-                first = problems[0]
-                raise PacketError(
-                    "; ".join(f"{p.element}: {p.message}" for p in problems),
-                    code=first.code,
-                    details={"problems": [p.__dict__ for p in problems]},
-                )
+            verdict_label = verdict.outcome.value
             if claimed_from is not None and claimed_from != sender:
                 raise AuthError(
                     f"The request says it is from {claimed_from!r} but the packet's "
@@ -173,11 +184,17 @@ class Intake:
             organ = self.settings.organ_id
             trace = append_hop(hops, Hop(organ, now, verdict_label)) if organ else tuple(hops)
             accepted = await self._commit(
-                packet, verdict, body=body, caller=caller, now=now, plan=plan, hops=trace
+                packet,
+                verdict,
+                body=body,
+                caller=caller,
+                now=now,
+                plan=plan,
+                hops=trace,
+                sha256=analysis.packet_sha256,
+                attachments=analysis.attachments,
             )
         except AxisError as exc:
-            if sender is None:
-                sender = await asyncio.to_thread(claimed_sender, body, self.settings.limits)
             await self._record_refusal(exc, sender, verdict_label, caller, now)
             self.observer.refused(exc.code, verdict_label, channel)
             raise
@@ -193,22 +210,6 @@ class Intake:
             "new" if accepted.created else "duplicate",
         )
         return accepted
-
-    def _check_verdict(self, verdict: Verdict) -> None:
-        outcome = verdict.outcome.value
-        if outcome in self.settings.refuse_outcomes:
-            raise PacketError(
-                f"The packet's signature is {outcome}: " + "; ".join(verdict.reasons),
-                code=f"signature.{outcome}",
-                details={"verdict": outcome, "reasons": list(verdict.reasons)},
-            )
-        unsigned = {Outcome.UNSIGNED.value, Outcome.LEGACY_UNVERIFIABLE.value}
-        if self.settings.policy.require_signature and outcome in unsigned:
-            raise PacketError(
-                "This axis requires a verifiable XML signature (XMLDSig) on every packet.",
-                code="signature.required",
-                details={"verdict": outcome},
-            )
 
     async def _check_signer(self, verdict: Verdict, sender: str) -> None:
         signer = verdict.signer
@@ -314,6 +315,8 @@ class Intake:
         now: datetime,
         plan: tuple[tuple[NewDelivery, ...], tuple[str, ...]],
         hops: Sequence[Hop] = (),
+        sha256: str | None = None,
+        attachments: tuple[AttachmentVerdict, ...] = (),
     ) -> Accepted:
         deliveries, notes = plan
         sender_agency = await self.store.get_agency(packet.sender)
@@ -361,6 +364,7 @@ class Intake:
             algorithm=verdict.algorithm,
             notes=notes,
             request_id=current_request_id(),
+            attachment_verdicts=attachments if kind == "document" else None,
         )
         answer: dict[str, Any] = {
             "document_id": new.document_id,
@@ -376,10 +380,21 @@ class Intake:
             "received_at": now.isoformat(),
             "hops": [h.to_json() for h in hops],
         }
+        if kind == "document":  # each PDF attachment's signature (PAdES), axis.pades
+            answer["attachments"] = [v.to_dict() for v in attachments]
         committed = await self.store.commit_packet(replace(new, answer=answer))
         if committed.created and deliveries and self.on_commit is not None:
             self.on_commit()
-        return Accepted(committed.document_id, committed.created, committed.answer)
+        stored = None
+        if committed.created:  # what the store now holds, as it gives it back
+            stored = StoredFacts(
+                edxml_document_id=new.edxml_document_id,
+                sender_code=new.sender_code,
+                packet_sha256=sha256 or hashlib.sha256(body).hexdigest(),
+                verdict=new.verdict,
+                received_at=now.astimezone(UTC),
+            )
+        return Accepted(committed.document_id, committed.created, committed.answer, stored)
 
     async def _record_refusal(
         self,
@@ -404,23 +419,3 @@ class Intake:
                 at=now,
             )
         )
-
-
-_FROM_XPATH = etree.XPath(
-    "string(/*[local-name()='edXML']/*[local-name()='edXMLEnvelope']"
-    "/*[local-name()='edXMLHeader']/*[local-name()='MessageHeader' or local-name()='Status']"
-    "/*[local-name()='From']/*[local-name()='OrganId'])"
-)
-
-
-def claimed_sender(body: bytes, limits: ParseLimits) -> str | None:
-    """From/OrganId as a refused packet claims it, for counting the refusal only.
-
-    Nothing is routed on it: a refused packet's content is not trusted.
-    """
-    try:
-        root = parse_xml(body, limits)
-    except AxisError:
-        return None
-    value = str(_FROM_XPATH(root)).strip()
-    return value or None

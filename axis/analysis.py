@@ -1,0 +1,400 @@
+"""The CPU-heavy, pure part of intake, and the pool of processes that runs it.
+
+:func:`analyze` takes the bytes of one packet and does everything that needs no store:
+
+    signature verification (hardened single parse) -> the verdict the axis refuses?
+      -> schema validation of the *signed* tree -> the edXML model -> content checks
+
+and returns an :class:`Analysis`: small, picklable data (the verdict without its tree,
+the packet model without attachment payloads, the sender, or the refusal as an
+:class:`Refused` that the caller raises again). Only the signed tree is read: the
+verifier hands it over and nothing here reads the raw bytes except to verify them (and,
+for a refused packet, to name the sender it *claims*, for counting only).
+
+:class:`Analyzer` runs it either in the daemon's process (``workers = 0``: a small
+thread pool, as before; tests and small deployments) or in a pool of worker processes
+(``server.workers``, default the CPU count), because the verifier holds the GIL for most
+of its work and threads give one core. Workers are started with ``forkserver`` (never
+``fork``: the daemon has threads and an event loop); the trust material and policy are
+sent once per worker (initializer), each worker keeps its own :class:`PathCache`. The
+axis's receipt key is loaded by each worker from the configured ``audit`` paths, never
+sent per call. A worker whose daemon is gone (killed) exits by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import multiprocessing
+import os
+import select
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from multiprocessing.reduction import ForkingPickler
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from lxml import etree
+
+from axis.auditsign import AxisSigner, load_axis_signer
+from axis.pades import AttachmentVerdict, verify_attachments
+from axis.receipts import Receipt, sign_receipt
+from axis.store.models import VN_TZ
+from axis_errors import AxisError, ConfigError, PacketError
+from edxml.checks import check_packet
+from edxml.model import DocumentPacket, StatusPacket
+from edxml.reader import read_packet
+from edxml.safe import DEFAULT_LIMITS, ParseLimits, parse_xml
+from schemas import validate as validate_schema
+from signing.certpath import PathCache
+from signing.policy import DEFAULT_POLICY, Outcome, SignaturePolicy
+from signing.trust import NO_REVOCATION_DATA, RevocationData, TrustStore
+from signing.verify import Verdict, verify_packet
+
+if TYPE_CHECKING:
+    from axis.config import Config
+
+__all__ = [
+    "Analysis",
+    "AnalysisSettings",
+    "Analyzer",
+    "Refused",
+    "analyze",
+    "claimed_sender",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """What :func:`analyze` needs: trust material, policy, limits (fixed per pool)."""
+
+    policy: SignaturePolicy = DEFAULT_POLICY
+    trust: TrustStore = field(default_factory=lambda: TrustStore(anchors=()))
+    revocation: RevocationData = NO_REVOCATION_DATA
+    limits: ParseLimits = DEFAULT_LIMITS
+    #: verdicts that make the axis refuse a packet (``invalid`` always)
+    refuse_outcomes: frozenset[str] = frozenset({Outcome.INVALID.value})
+
+
+@dataclass(frozen=True)
+class Refused:
+    """An :class:`~axis_errors.AxisError` as data (it crosses a process boundary)."""
+
+    error_type: type[AxisError]
+    message: str
+    code: str
+    details: dict[str, Any]
+
+    @classmethod
+    def of(cls, exc: AxisError) -> Refused:
+        return cls(type(exc), exc.message, exc.code, dict(exc.details))
+
+    def error(self) -> AxisError:
+        """The same error again (class, message, code, details)."""
+        return self.error_type(self.message, code=self.code, details=self.details)
+
+
+Packet = DocumentPacket | StatusPacket
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The outcome of :func:`analyze`.
+
+    ``verdict`` has no ``signed_root`` (the tree stays where it was read); it is None
+    when the bytes could not be verified at all (not XML, too large...). ``packet`` is
+    the edXML model *without attachments* (the axis stores the original bytes; routing
+    needs only the header), None when refused. ``sender`` is From/OrganId: the packet's
+    when it was read, else what a refused packet claims (for counting only).
+    ``verify_seconds`` is the verifier's time (None when it raised); ``packet_sha256``
+    the SHA-256 of the bytes (hex) of an accepted analysis (its receipt states it).
+    """
+
+    verdict: Verdict | None
+    packet: Packet | None
+    sender: str | None
+    refused: Refused | None = None
+    verify_seconds: float | None = None
+    packet_sha256: str | None = None
+    #: a verdict per PDF attachment file of an accepted document (axis.pades)
+    attachments: tuple[AttachmentVerdict, ...] = ()
+
+
+def _check_verdict(verdict: Verdict, settings: AnalysisSettings) -> None:
+    outcome = verdict.outcome.value
+    if outcome in settings.refuse_outcomes:
+        raise PacketError(
+            f"The packet's signature is {outcome}: " + "; ".join(verdict.reasons),
+            code=f"signature.{outcome}",
+            details={"verdict": outcome, "reasons": list(verdict.reasons)},
+        )
+    unsigned = {Outcome.UNSIGNED.value, Outcome.LEGACY_UNVERIFIABLE.value}
+    if settings.policy.require_signature and outcome in unsigned:
+        raise PacketError(
+            "This axis requires a verifiable XML signature (XMLDSig) on every packet.",
+            code="signature.required",
+            details={"verdict": outcome},
+        )
+
+
+def _without_payloads(packet: Packet) -> Packet:
+    if isinstance(packet, DocumentPacket) and packet.attachments:
+        return replace(packet, attachments=())
+    return packet
+
+
+def analyze(
+    body: bytes, settings: AnalysisSettings, at: datetime, cache: PathCache | None = None
+) -> Analysis:
+    """Verify, validate, read and check one packet (pure: no I/O, no clock)."""
+    verdict: Verdict | None = None
+    packet: Packet | None = None
+    seconds: float | None = None
+    try:
+        started = time.perf_counter()
+        verdict = verify_packet(
+            body,
+            policy=settings.policy,
+            trust=settings.trust,
+            revocation=settings.revocation,
+            at=at,
+            limits=settings.limits,
+            cache=cache,
+        )
+        seconds = time.perf_counter() - started
+        _check_verdict(verdict, settings)
+        root = verdict.signed_root
+        if root is None:  # only invalid verdicts lack a tree, and those are refused above
+            raise PacketError("The packet has no readable content.", code="packet.unreadable")
+        validate_schema(root)
+        packet = read_packet(root)
+        problems = check_packet(packet, today=at.astimezone(VN_TZ).date())
+        if problems:
+            first = problems[0]
+            raise PacketError(
+                "; ".join(f"{p.element}: {p.message}" for p in problems),
+                code=first.code,
+                details={"problems": [p.__dict__ for p in problems]},
+            )
+    except AxisError as exc:
+        sender = packet.sender if packet is not None else claimed_sender(body, settings.limits)
+        return Analysis(
+            verdict=replace(verdict, signed_root=None) if verdict is not None else None,
+            packet=None,
+            sender=sender,
+            refused=Refused.of(exc),
+            verify_seconds=seconds,
+        )
+    return Analysis(
+        verdict=replace(verdict, signed_root=None),
+        packet=_without_payloads(packet),
+        sender=packet.sender,
+        verify_seconds=seconds,
+        packet_sha256=hashlib.sha256(body).hexdigest(),
+        attachments=_pdf_verdicts(packet, settings, at),
+    )
+
+
+def _pdf_verdicts(
+    packet: Packet, settings: AnalysisSettings, at: datetime
+) -> tuple[AttachmentVerdict, ...]:
+    """The PAdES verdicts of a document's PDF attachments (same trust material)."""
+    if not isinstance(packet, DocumentPacket) or not packet.attachments:
+        return ()
+    return verify_attachments(
+        packet.attachments,
+        trust=settings.trust,
+        revocation=settings.revocation,
+        policy=settings.policy,
+        at=at,
+    )
+
+
+_FROM_XPATH = etree.XPath(
+    "string(/*[local-name()='edXML']/*[local-name()='edXMLEnvelope']"
+    "/*[local-name()='edXMLHeader']/*[local-name()='MessageHeader' or local-name()='Status']"
+    "/*[local-name()='From']/*[local-name()='OrganId'])"
+)
+
+
+def claimed_sender(body: bytes, limits: ParseLimits) -> str | None:
+    """From/OrganId as a refused packet claims it, for counting the refusal only.
+
+    Nothing is routed on it: a refused packet's content is not trusted.
+    """
+    try:
+        root = parse_xml(body, limits)
+    except AxisError:
+        return None
+    value = str(_FROM_XPATH(root)).strip()
+    return value or None
+
+
+# ------------------------------------------------------------------- the worker side
+
+
+def _cert(der: bytes) -> x509.Certificate:
+    return x509.load_der_x509_certificate(der)
+
+
+def _crl(der: bytes) -> x509.CertificateRevocationList:
+    return x509.load_der_x509_crl(der)
+
+
+def _reduce_cert(cert: x509.Certificate) -> tuple[Any, tuple[bytes]]:
+    return _cert, (cert.public_bytes(serialization.Encoding.DER),)
+
+
+def _reduce_crl(crl: x509.CertificateRevocationList) -> tuple[Any, tuple[bytes]]:
+    return _crl, (crl.public_bytes(serialization.Encoding.DER),)
+
+
+# Trust anchors and CRLs cross to the workers once (initializer) as DER; cryptography's
+# objects do not pickle by themselves. Only multiprocessing's pickler learns this.
+ForkingPickler.register(x509.Certificate, _reduce_cert)
+ForkingPickler.register(x509.CertificateRevocationList, _reduce_crl)
+
+
+class _Worker:
+    """This worker process's state (set once by its initializer)."""
+
+    settings: AnalysisSettings | None = None
+    cache: PathCache | None = None
+    signer: AxisSigner | None = None
+
+
+def _watch_daemon(daemon: int) -> None:
+    """Exit when the daemon is gone (SIGKILL): the forkserver that forked this worker
+    outlives it as long as any worker lives, so neither would ever notice otherwise."""
+    try:
+        fd = os.pidfd_open(daemon)  # Linux >= 5.3: readable once the process has exited
+    except (AttributeError, OSError):
+        fd = None
+    if fd is not None:
+        select.select([fd], [], [])
+        os._exit(0)
+    while True:  # pragma: no cover (older kernels)
+        time.sleep(1.0)
+        try:
+            os.kill(daemon, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:
+            pass
+
+
+def _init_worker(
+    settings: AnalysisSettings, config: Config | None, signer_sha256: str | None, daemon: int
+) -> None:
+    _Worker.settings = settings
+    _Worker.cache = PathCache()
+    if config is not None and signer_sha256 is not None:
+        signer = load_axis_signer(config)
+        # the files changed since the daemon read them: sign nothing rather than differ
+        _Worker.signer = signer if signer and signer.cert_sha256 == signer_sha256 else None
+    threading.Thread(target=_watch_daemon, args=(daemon,), daemon=True).start()
+
+
+def _analyze_in_worker(body: bytes, at: datetime) -> Analysis:
+    assert _Worker.settings is not None, "worker not initialised"
+    return analyze(body, _Worker.settings, at, _Worker.cache)
+
+
+def _sign_in_worker(receipt: Receipt) -> bytes:
+    if _Worker.signer is None:
+        raise ConfigError(
+            "This worker could not load the axis's signing key (audit.cert/audit.key).",
+            code="config.audit-key",
+        )
+    return sign_receipt(receipt, _Worker.signer)
+
+
+def _noop() -> int:
+    return os.getpid()
+
+
+def default_workers() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover (not Linux)
+        return os.cpu_count() or 1
+
+
+class Analyzer:
+    """Runs :func:`analyze` (and receipt signing) off the event loop.
+
+    ``workers = 0``: in this process, on a small thread pool. ``workers > 0``: that many
+    worker processes. ``config``/``signer`` enable receipt signing in the workers (the
+    workers load the key from ``config.audit``; ``signer`` is the daemon's copy, used to
+    check that they loaded the same certificate, and to sign in-process).
+    """
+
+    def __init__(
+        self,
+        settings: AnalysisSettings,
+        *,
+        workers: int = 0,
+        config: Config | None = None,
+        signer: AxisSigner | None = None,
+        executor: Executor | None = None,
+        cache: PathCache | None = None,
+    ) -> None:
+        self.settings = settings
+        self.workers = workers
+        self.signer = signer
+        self.cache = cache if cache is not None else PathCache()
+        self._threads = executor or ThreadPoolExecutor(
+            max_workers=4, thread_name_prefix="axis-verify"
+        )
+        self._processes: ProcessPoolExecutor | None = None
+        if workers > 0:
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["axis.analysis", "axis.receipts"])
+            self._processes = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=ctx,
+                initializer=_init_worker,
+                initargs=(settings, config, signer.cert_sha256 if signer else None, os.getpid()),
+            )
+
+    @property
+    def executor(self) -> Executor:
+        return self._processes if self._processes is not None else self._threads
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, fn, *args)
+
+    async def start(self) -> set[int]:
+        """Start the workers now (so that the first packets do not pay for it); the
+        process ids that answered."""
+        if self._processes is None:
+            return set()
+        return set(await asyncio.gather(*(self._run(_noop) for _ in range(self.workers))))
+
+    async def analyze(self, body: bytes, at: datetime) -> Analysis:
+        if self._processes is None:
+            return await self._run(analyze, body, self.settings, at, self.cache)
+        return await self._run(_analyze_in_worker, body, at)
+
+    async def sign_receipt(self, receipt: Receipt) -> bytes:
+        """The receipt signed by the axis key (``signer`` must be set)."""
+        if self.signer is None:
+            raise ConfigError("The axis has no signing key (audit.cert).", code="config.audit-key")
+        if self._processes is None:
+            return await asyncio.to_thread(sign_receipt, receipt, self.signer)
+        return await self._run(_sign_in_worker, receipt)
+
+    def close(self) -> None:
+        """Stop the workers (waits for the running calls) and the threads."""
+        if self._processes is not None:
+            self._processes.shutdown(wait=True, cancel_futures=True)
+        self._threads.shutdown(wait=False, cancel_futures=True)

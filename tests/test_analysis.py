@@ -1,0 +1,208 @@
+"""The pure analysis of a packet (axis.analysis) and its pool of worker processes: a
+worker answers exactly what the daemon's own process answers (verdicts, packets without
+attachment payloads, refusals with their class, code and details), and a receipt signed
+by a worker verifies with the axis certificate."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from axis.analysis import Analysis, Analyzer, analyze
+from axis.app import load_trust, parse_limits, policy_from_config
+from axis.auditsign import load_axis_signer
+from axis.config import load_config
+from axis.demodata import AGENCIES, PROVINCE, SYSTEMS
+from axis.devsetup import DevDeployment, create_dev_deployment
+from axis.intake import IntakeSettings
+from axis.receipts import Receipt, verify_receipt
+from axis_errors import ConfigError, PacketError, XmlError
+from edxml.builder import build_document
+from edxml.model import DocumentPacket
+from signing.certpath import PathCache
+from tests.harness import NOW, document, signed, signed_document
+
+TO = "000.01.00.H36"
+
+
+@pytest.fixture
+async def deployment(tmp_path: Path) -> DevDeployment:
+    return await create_dev_deployment(
+        tmp_path / "dep", agencies=AGENCIES, systems=SYSTEMS, now=NOW
+    )
+
+
+@pytest.fixture
+async def settings(deployment: DevDeployment) -> IntakeSettings:
+    config = deployment.config
+    trust, revocation = await load_trust(config)
+    return IntakeSettings(
+        policy=policy_from_config(config),
+        trust=trust,
+        revocation=revocation,
+        limits=parse_limits(config),
+    )
+
+
+@pytest.fixture
+async def pool(deployment: DevDeployment, settings: IntakeSettings) -> AsyncIterator[Analyzer]:
+    config = deployment.config
+    analyzer = Analyzer(
+        settings.analysis(), workers=1, config=config, signer=load_axis_signer(config)
+    )
+    await analyzer.start()
+    yield analyzer
+    analyzer.close()
+
+
+def _bodies(deployment: DevDeployment) -> dict[str, bytes]:
+    good = signed_document(deployment, PROVINCE, [TO])
+    with_file = signed(
+        deployment,
+        PROVINCE,
+        build_document(
+            document(PROVINCE, [TO], attachments=[("a.pdf", "application/pdf", b"%PDF" * 500)])
+        ),
+    )
+    tampered = good.replace(b"UBND-VP", b"UBND-VX", 1)
+    assert tampered != good
+    return {
+        "good": good,
+        "with-file": with_file,
+        "unsigned": build_document(document(PROVINCE, [TO])),
+        "tampered": tampered,
+        "not-xml": b"this is not XML",
+        "dtd": b'<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>',
+    }
+
+
+async def test_a_valid_packet_is_read_without_its_tree_or_payloads(
+    deployment: DevDeployment, settings: IntakeSettings
+) -> None:
+    body = _bodies(deployment)["with-file"]
+    result = analyze(body, settings.analysis(), NOW, PathCache())
+    assert result.refused is None
+    assert result.verdict is not None and result.verdict.outcome.value == "valid"
+    assert result.verdict.signed_root is None
+    assert isinstance(result.packet, DocumentPacket)
+    assert result.packet.attachments == ()
+    assert result.packet.recipients == (TO,) and result.sender == PROVINCE
+    assert result.packet_sha256 == hashlib.sha256(body).hexdigest()
+
+
+async def test_refusals_carry_their_class_code_and_claimed_sender(
+    deployment: DevDeployment, settings: IntakeSettings
+) -> None:
+    bodies = _bodies(deployment)
+    tampered = analyze(bodies["tampered"], settings.analysis(), NOW)
+    assert tampered.refused is not None and tampered.packet is None
+    error = tampered.refused.error()
+    assert type(error) is PacketError and error.code == "signature.invalid"
+    assert error.details["verdict"] == "invalid"
+    assert tampered.sender == PROVINCE  # claimed, for counting only
+    assert tampered.verdict is not None and tampered.verdict.outcome.value == "invalid"
+
+    not_xml = analyze(bodies["not-xml"], settings.analysis(), NOW)
+    assert not_xml.verdict is None and not_xml.sender is None
+    assert not_xml.refused is not None and isinstance(not_xml.refused.error(), XmlError)
+
+    strict = replace(settings, policy=replace(settings.policy, require_signature=True))
+    unsigned = analyze(bodies["unsigned"], strict.analysis(), NOW)
+    assert unsigned.refused is not None and unsigned.refused.code == "signature.required"
+    assert analyze(bodies["unsigned"], settings.analysis(), NOW).refused is None
+
+
+async def test_a_worker_process_answers_what_this_process_answers(
+    deployment: DevDeployment, settings: IntakeSettings, pool: Analyzer
+) -> None:
+    for name, body in _bodies(deployment).items():
+        here: Analysis = analyze(body, settings.analysis(), NOW, PathCache())
+        there = await pool.analyze(body, NOW)
+        assert there.verify_seconds is not None or here.verify_seconds is None, name
+        assert replace(there, verify_seconds=None) == replace(here, verify_seconds=None), name
+        if here.refused is not None:
+            assert there.refused is not None
+            assert type(there.refused.error()) is type(here.refused.error()), name
+
+
+async def test_a_worker_signs_receipts_with_the_axis_key(
+    deployment: DevDeployment, pool: Analyzer
+) -> None:
+    receipt = Receipt(
+        axis_organ_id=deployment.config.axis.organ_id,
+        axis_name=deployment.config.axis.name,
+        document_id="01JTEST",
+        edxml_document_id="101/UBND-VP",
+        sender_code=PROVINCE,
+        packet_sha256="cd" * 32,
+        verdict="valid",
+        received_at=NOW,
+        issued_at=NOW,
+    )
+    data = await pool.sign_receipt(receipt)
+    assert verify_receipt(data, deployment.pki.issued(deployment.pki.axis).cert) == receipt
+
+
+def test_workers_is_a_count_or_zero(tmp_path: Path) -> None:
+    assert load_config(env={}).server.workers is None  # the CPU count
+    assert load_config(env={"AXIS_SERVER_WORKERS": "0"}).server.workers == 0
+    with pytest.raises(ConfigError) as exc:
+        load_config(env={"AXIS_SERVER_WORKERS": "-1"})
+    assert exc.value.code == "config.bad-value"
+
+
+_DAEMON = """
+import asyncio
+from datetime import UTC, datetime
+from axis.analysis import AnalysisSettings, Analyzer
+from certs.pki import make_root_ca
+from signing.trust import TrustStore
+
+async def main() -> None:
+    root = make_root_ca("Worker test root", now=datetime.now(UTC), key_size=2048)
+    settings = AnalysisSettings(trust=TrustStore(anchors=(root.cert,)))
+    pids = await Analyzer(settings, workers=2).start()
+    print(" ".join(map(str, sorted(pids))), flush=True)
+    await asyncio.sleep(600)
+
+asyncio.run(main())
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"
+
+
+def test_workers_exit_when_their_daemon_is_killed() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _DAEMON], stdout=subprocess.PIPE, text=True, cwd=Path.cwd()
+    )
+    assert proc.stdout is not None
+    pids = [int(p) for p in proc.stdout.readline().split()]
+    assert pids and all(_alive(p) for p in pids)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 30
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in pids)
