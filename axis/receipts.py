@@ -58,6 +58,7 @@ from signing.xmldsig import (
 
 if TYPE_CHECKING:
     from axis.app import Services
+    from axis.intake import StoredFacts
 
 __all__ = ["RECEIPT_NS", "Receipt", "issue_receipt", "sign_receipt", "verify_receipt"]
 
@@ -156,24 +157,52 @@ def sign_receipt(receipt: Receipt, signer: AxisSigner) -> bytes:
     return etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8")
 
 
-async def issue_receipt(services: Services, document_id: str) -> bytes | None:
+async def issue_receipt(
+    services: Services, document_id: str, stored: StoredFacts | None = None
+) -> bytes | None:
     """A freshly signed receipt for a stored packet, or None when the axis has no
-    signing identity (``[audit]`` not configured). ``NotFoundError`` if unknown."""
+    signing identity (``[audit]`` not configured). ``NotFoundError`` if unknown.
+
+    ``stored``: what the commit that just stored the packet wrote (the intake's
+    ``Accepted.stored``), so that the document is not read back; the receipt says the
+    same either way. It is signed by the analysis workers when they hold the same key.
+    """
     signer = services.axis_signer
     if signer is None:
         return None
-    doc = await services.store.get_document(document_id)
+    if stored is None:
+        doc = await services.store.get_document(document_id)
+        document_id = doc.id
+        stored_facts = (
+            doc.edxml_document_id,
+            doc.sender_code,
+            doc.packet_sha256,
+            doc.verdict,
+            doc.received_at,
+        )
+    else:
+        stored_facts = (
+            stored.edxml_document_id,
+            stored.sender_code,
+            stored.packet_sha256,
+            stored.verdict,
+            stored.received_at,
+        )
+    edxml_id, sender, sha256, verdict, received_at = stored_facts
     receipt = Receipt(
         axis_organ_id=services.config.axis.organ_id,
         axis_name=services.config.axis.name,
-        document_id=doc.id,
-        edxml_document_id=doc.edxml_document_id,
-        sender_code=doc.sender_code,
-        packet_sha256=doc.packet_sha256,
-        verdict=doc.verdict,
-        received_at=doc.received_at,
+        document_id=document_id,
+        edxml_document_id=edxml_id,
+        sender_code=sender,
+        packet_sha256=sha256,
+        verdict=verdict,
+        received_at=received_at,
         issued_at=services.clock(),
     )
+    analyzer = services.intake.analyzer
+    if analyzer.signer is signer:
+        return await analyzer.sign_receipt(receipt)
     return await asyncio.to_thread(sign_receipt, receipt, signer)
 
 

@@ -129,7 +129,8 @@ async def send_packet(request: web.Request) -> web.Response:
     svc = services(request)
     body = await read_body(request, svc.config.server.max_body_bytes)
     accepted = await svc.intake.submit(body, caller, channel="native")
-    receipt = await issue_receipt(svc, accepted.document_id)  # signed by the axis (XML)
+    # signed by the axis (XML), from what the commit stored (a duplicate: read back)
+    receipt = await issue_receipt(svc, accepted.document_id, accepted.stored)
     return json_response(
         accepted.answer
         | {
