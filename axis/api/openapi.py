@@ -73,6 +73,11 @@ SCHEMAS: dict[str, Any] = {
             "received_at": {"type": "string"},
             "duplicate": {"type": "boolean"},
             "hops": {"type": "array", "items": _ref("Hop")},
+            "attachments": {
+                "type": "array",
+                "description": "documents: the PAdES verdict of each PDF attachment file",
+                "items": _ref("AttachmentVerdict"),
+            },
             "receipt": {
                 "type": ["string", "null"],
                 "description": "the axis's signed receipt (XML, XMLDSig with its own "
@@ -384,6 +389,33 @@ SCHEMAS: dict[str, Any] = {
                     "trend": {"type": "array", "items": _ref("CarrierLine")},
                 },
             },
+        },
+    },
+    "AttachmentVerdict": {
+        "type": "object",
+        "required": ["content_id", "name", "verdict", "signatures", "reasons"],
+        "properties": {
+            "content_id": {"type": "string"},
+            "name": {"type": "string", "description": "file name (a ZIP member's name)"},
+            "verdict": {
+                "enum": [
+                    "valid",
+                    "invalid",
+                    "untrusted",
+                    "revoked",
+                    "expired",
+                    "not-yet-valid",
+                    "weak-algorithm",
+                    "unsigned",
+                ]
+            },
+            "signatures": {"type": "integer"},
+            "signer_subject": {"type": ["string", "null"]},
+            "signer_sha256": {"type": ["string", "null"]},
+            "issuer": {"type": ["string", "null"]},
+            "reasons": {"type": "array", "items": {"type": "string"}},
+            "sha256": {"type": "string"},
+            "size": {"type": "integer"},
         },
     },
     "CarrierLine": {

@@ -17,6 +17,7 @@ from axis.api.common import services
 from axis.sources import Sources
 from axis.store import counter_day
 from axis.store import deliveries as dq
+from axis.store.attachments import attachment_verdicts_of
 from axis.store.dashboard import overview
 from axis.web import auth
 from axis.web.auth import SESSION, check_post, login_required, safe_next
@@ -242,7 +243,8 @@ async def document_page(request: web.Request) -> web.StreamResponse:
     document_id = request.match_info["id"]
     doc = await svc.store.get_document(document_id)
     trace = await svc.store.document_trace(document_id)
-    return _render(request, "document.html", doc=doc, trace=trace)
+    attachments = await attachment_verdicts_of(svc.store, document_id)
+    return _render(request, "document.html", doc=doc, trace=trace, attachments=attachments)
 
 
 @login_required()
