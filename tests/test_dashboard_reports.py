@@ -149,6 +149,16 @@ async def test_page_figures_equal_the_apis(
         got = lines[line["key"]]
         assert got["total"] == line["total"]
         assert {v: got[v] for v in line["by_verdict"]} == line["by_verdict"]
+    carriers = {
+        r.get("data-key"): _ints(r)
+        for r in doc.xpath('//table[@data-testid="carriers"]//tr[@data-key]')
+    }
+    for line in [*sig["carriers"]["lines"], sig["carriers"]["total"]]:
+        want = {
+            k: line[k] for k in ("total", "both", "envelope_only", "attachment_only", "neither")
+        }
+        assert carriers[line["key"]] == want
+    assert sig["carriers"]["total"]["total"] == sig["total"]["total"]  # every document once
     tiles = {e.get("data-metric"): e.get("data-value") for e in doc.xpath("//*[@data-metric]")}
     assert int(tiles["sig-total"]) == sig["total"]["total"]
     assert int(tiles["sig-valid"]) == sig["total"]["valid"]
