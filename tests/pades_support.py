@@ -1,3 +1,4 @@
+# mypy: disable-error-code="no-untyped-call"
 """Signed PDFs for the attachment tests, made by pyHanko's own writer and signer with
 keys and certificates from :mod:`certs.pki` (no fixture files)."""
 
