@@ -383,7 +383,7 @@ class Intake:
         if kind == "document":  # each PDF attachment's signature (PAdES), axis.pades
             answer["attachments"] = [v.to_dict() for v in attachments]
         committed = await self.store.commit_packet(replace(new, answer=answer))
-        if committed.created and deliveries and self.on_commit is not None:
+        if committed.created and self.on_commit is not None and await self._for_engine(deliveries):
             self.on_commit()
         stored = None
         if committed.created:  # what the store now holds, as it gives it back
@@ -395,6 +395,17 @@ class Intake:
                 received_at=now.astimezone(UTC),
             )
         return Accepted(committed.document_id, committed.created, committed.answer, stored)
+
+    async def _for_engine(self, deliveries: Sequence[NewDelivery]) -> bool:
+        """Whether the delivery engine has work in these deliveries (national, or to an
+        agency that receives by push); pull inboxes are not its business."""
+        for d in deliveries:
+            if d.route != "local":
+                return True
+            target = await self.store.get_agency(d.target_code)
+            if target is None or target.delivery_mode == "push":
+                return True
+        return False
 
     async def _record_refusal(
         self,

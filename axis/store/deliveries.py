@@ -34,6 +34,7 @@ at-least-once, and receivers deduplicate on the delivery id.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -345,6 +346,51 @@ def _due(now: datetime) -> sa.ColumnElement[bool]:
     )
 
 
+async def _find_due(
+    conn: AsyncConnection,
+    *,
+    now: datetime,
+    limit: int,
+    per_destination: int,
+    national_limit: int | None,
+    routes: Collection[str],
+    skip: Collection[str],
+) -> tuple[dict[str, str], list[tuple[datetime, int]]]:
+    """(push agency code -> destination, [(due time, delivery id)] of due candidates)."""
+    push = await _push_agencies(conn) if "local" in routes else {}
+    dest_of = {code: destination_of("local", url) for code, url in push.items()}
+    targets = sorted(c for c, dest in dest_of.items() if dest not in skip)
+    found: list[tuple[datetime, int]] = []
+    if targets and per_destination > 0:
+        rn = (
+            sa.func.row_number()
+            .over(partition_by=d.c.target_code, order_by=(d.c.next_attempt_at, d.c.id))
+            .label("rn")
+        )
+        inner = (
+            sa.select(d.c.id, d.c.next_attempt_at, rn)
+            .where(d.c.route == "local", d.c.target_code.in_(targets), _due(now))
+            .subquery()
+        )
+        q = (
+            sa.select(inner.c.next_attempt_at, inner.c.id)
+            .where(inner.c.rn <= per_destination)
+            .order_by(inner.c.next_attempt_at, inner.c.id)
+            .limit(limit)
+        )
+        found += [(r[0], r[1]) for r in await conn.execute(q)]
+    n_limit = per_destination if national_limit is None else national_limit
+    if NATIONAL in routes and NATIONAL not in skip and n_limit > 0:
+        q = (
+            sa.select(d.c.next_attempt_at, d.c.id)
+            .where(d.c.route == NATIONAL, _due(now))
+            .order_by(d.c.next_attempt_at, d.c.id)
+            .limit(min(limit, n_limit))
+        )
+        found += [(r[0], r[1]) for r in await conn.execute(q)]
+    return dest_of, found
+
+
 async def claim_due(
     store: Store,
     now: datetime,
@@ -363,38 +409,22 @@ async def claim_due(
     if limit <= 0:
         return []
     lease_until = now + timedelta(seconds=lease_seconds)
+    find = functools.partial(
+        _find_due,
+        now=now,
+        limit=limit,
+        per_destination=per_destination,
+        national_limit=national_limit,
+        routes=routes,
+        skip=skip,
+    )
+    # Most ticks find nothing due (pull inboxes are not the engine's): look in a read
+    # snapshot first, so that an idle tick never takes the single SQLite writer.
+    async with store._read() as conn:
+        if not (await find(conn))[1]:
+            return []
     async with store._write() as conn:
-        push = await _push_agencies(conn) if "local" in routes else {}
-        dest_of = {code: destination_of("local", url) for code, url in push.items()}
-        targets = sorted(c for c, dest in dest_of.items() if dest not in skip)
-        found: list[tuple[datetime, int]] = []
-        if targets and per_destination > 0:
-            rn = (
-                sa.func.row_number()
-                .over(partition_by=d.c.target_code, order_by=(d.c.next_attempt_at, d.c.id))
-                .label("rn")
-            )
-            inner = (
-                sa.select(d.c.id, d.c.next_attempt_at, rn)
-                .where(d.c.route == "local", d.c.target_code.in_(targets), _due(now))
-                .subquery()
-            )
-            q = (
-                sa.select(inner.c.next_attempt_at, inner.c.id)
-                .where(inner.c.rn <= per_destination)
-                .order_by(inner.c.next_attempt_at, inner.c.id)
-                .limit(limit)
-            )
-            found += [(r[0], r[1]) for r in await conn.execute(q)]
-        n_limit = per_destination if national_limit is None else national_limit
-        if NATIONAL in routes and NATIONAL not in skip and n_limit > 0:
-            q = (
-                sa.select(d.c.next_attempt_at, d.c.id)
-                .where(d.c.route == NATIONAL, _due(now))
-                .order_by(d.c.next_attempt_at, d.c.id)
-                .limit(min(limit, n_limit))
-            )
-            found += [(r[0], r[1]) for r in await conn.execute(q)]
+        dest_of, found = await find(conn)
         if not found:
             return []
         wanted = [i for _, i in sorted(found)[:limit]]
