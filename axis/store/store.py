@@ -852,7 +852,17 @@ class Store:
                 for d in mine
             )
         ids: list[int] = []
-        if delivery_rows:
+        if delivery_rows and self._dialect == "sqlite":
+            # The write lock is held (BEGIN IMMEDIATE, one writer): number the rows here
+            # and insert them in ONE statement; RETURNING in parameter order would make
+            # SQLAlchemy send one INSERT per row (each an aiosqlite round trip).
+            top = (await conn.execute(sa.select(sa.func.max(t.deliveries.c.id)))).scalar()
+            ids = list(range((top or 0) + 1, (top or 0) + 1 + len(delivery_rows)))
+            await conn.execute(
+                t.deliveries.insert(),
+                [row | {"id": i} for row, i in zip(delivery_rows, ids, strict=True)],
+            )
+        elif delivery_rows:
             res = await conn.execute(
                 t.deliveries.insert().returning(t.deliveries.c.id, sort_by_parameter_order=True),
                 delivery_rows,
