@@ -158,7 +158,7 @@ class Store:
     @property
     def users(self) -> UserStore:
         """Dashboard users and their web sessions (:mod:`axis.store.users`)."""
-        from axis.store.users import UserStore
+        from axis.store.users import UserStore  # noqa: PLC0415 - users imports this module
 
         return UserStore(self)
 
