@@ -66,10 +66,11 @@ CHAIN_LOCK: Final = 7271002  # pg_advisory_xact_lock key of the audit chain
 _E = t.events.c
 
 
-def install_audit_chain(engine: AsyncEngine) -> None:
+def install_audit_chain(engine: AsyncEngine | sa.Engine) -> None:
     """Chain every ``INSERT INTO events`` executed through ``engine`` (the store's
     writer): whoever writes an event, in whatever module, gets it linked."""
-    sa.event.listen(engine.sync_engine, "before_execute", _chain_inserts, retval=True)
+    sync = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+    sa.event.listen(sync, "before_execute", _chain_inserts, retval=True)
 
 
 def _chain_inserts(
