@@ -10,25 +10,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from axis.api.common import json_response, services
+from axis.api.common import int_param, json_response, services
 from axis.api.native import PREFIX, authenticate, require_role
-from axis_errors import InputError, NotFoundError
+from axis_errors import NotFoundError
 
 __all__ = ["add_routes"]
 
 ADMIN = f"{PREFIX}/admin"
-
-
-def _int(request: web.Request, name: str, default: int | None) -> int | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise InputError(
-            f"Query parameter {name!r} must be an integer.", code="input.bad-param"
-        ) from None
 
 
 def _delivery_id(request: web.Request) -> int:
@@ -55,8 +43,8 @@ async def list_deliveries(request: web.Request) -> web.Response:
     items = await svc.store.list_deliveries(
         destination=request.query.get("destination") or None,
         state=request.query.get("state") or None,
-        limit=min(_int(request, "limit", 100) or 100, 1000),
-        after_id=_int(request, "after", None),
+        limit=min(int_param(request, "limit", 100) or 100, 1000),
+        after_id=int_param(request, "after", None),
     )
     return json_response({"deliveries": [d.as_dict() for d in items]})
 

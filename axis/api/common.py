@@ -83,3 +83,16 @@ def log_refusal(request: web.Request, exc: AxisError) -> None:
         exc.message,
         request.get(REQUEST_ID),
     )
+
+
+def int_param(request: web.Request, name: str, default: int | None) -> int | None:
+    """An optional integer query parameter (``input.bad-param`` when it is not one)."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise InputError(
+            f"Query parameter {name!r} must be an integer.", code="input.bad-param"
+        ) from None

@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from aiohttp import web
 
-from axis.api.common import json_response, log_refusal, read_body, services
+from axis.api.common import int_param, json_response, log_refusal, read_body, services
 from axis.api.openapi import openapi_document
 from axis.directory import Agency, normalize_code
 from axis.hops import hops_of_answer, hops_to_json
@@ -99,18 +99,6 @@ def _agencies_param(request: web.Request, caller: Caller) -> list[str]:
     return list(caller.patterns)
 
 
-def _int_param(request: web.Request, name: str, default: int | None) -> int | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise InputError(
-            f"Query parameter {name!r} must be an integer.", code="input.bad-param"
-        ) from None
-
-
 def _date_param(request: web.Request, name: str) -> date | None:
     raw = request.query.get(name)
     if raw is None:
@@ -151,8 +139,8 @@ async def list_inbox(request: web.Request) -> web.Response:
     items = await svc.store.list_inbox(
         _agencies_param(request, caller),
         kind=kind,
-        limit=min(_int_param(request, "limit", 100) or 100, 1000),
-        after_id=_int_param(request, "after", None),
+        limit=min(int_param(request, "limit", 100) or 100, 1000),
+        after_id=int_param(request, "after", None),
     )
     return json_response({"items": [svc.inbox_item_json(i) for i in items]})
 
