@@ -31,6 +31,7 @@ from axis.pades import AttachmentVerdict, attachment_summary
 from axis.store import schema as t
 from axis.store.models import NewPacket, counter_day
 from axis.store.sigcounts import ALL_RECIPIENTS, month_split
+from axis.store.upserts import add_counts_upsert
 
 if TYPE_CHECKING:
     from axis.store.store import Store
@@ -95,11 +96,7 @@ async def record_attachments(
             dict(zip((first, *_NAMES), k, strict=True)) | {"count": n}
             for k, n in sorted(counts.items())
         ]
-        stmt = insert(table)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[table.c[c] for c in (first, *_NAMES)],
-            set_={"count": table.c.count + stmt.excluded.count},
-        )
+        stmt = add_counts_upsert(conn.dialect.name, insert, table, (first, *_NAMES))
         await conn.execute(stmt, values)
 
 

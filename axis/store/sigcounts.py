@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from axis.store import schema as t
 from axis.store.models import NewDelivery, NewPacket, counter_day
+from axis.store.upserts import add_counts_upsert
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -125,11 +126,7 @@ async def _upsert(
             dict(zip((first, *names), k, strict=True)) | {"count": n}
             for k, n in sorted(counts.items())
         ]
-        stmt = insert(table)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[table.c[c] for c in (first, *names)],
-            set_={"count": table.c.count + stmt.excluded.count},
-        )
+        stmt = add_counts_upsert(conn.dialect.name, insert, table, (first, *names))
         await conn.execute(stmt, rows)
 
 

@@ -71,6 +71,7 @@ from axis.store.models import (
     utcnow,
 )
 from axis.store.sigcounts import count_signatures
+from axis.store.upserts import add_counts_upsert
 from axis_errors import AxisError, ConfigError, InputError, NotFoundError, StoreError
 
 if TYPE_CHECKING:
@@ -244,17 +245,11 @@ class Store:
             }
             for k, n in sorted(increments.items())
         ]
-        stmt = self._insert(t.counters)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[
-                t.counters.c.day,
-                t.counters.c.agency_code,
-                t.counters.c.tier,
-                t.counters.c.direction,
-                t.counters.c.verdict,
-                t.counters.c.scope,
-            ],
-            set_={"count": t.counters.c.count + stmt.excluded.count},
+        stmt = add_counts_upsert(
+            self._dialect,
+            self._insert,
+            t.counters,
+            ("day", "agency_code", "tier", "direction", "verdict", "scope"),
         )
         await conn.execute(stmt, rows)
 
