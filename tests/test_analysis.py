@@ -170,9 +170,12 @@ from signing.trust import TrustStore
 async def main() -> None:
     root = make_root_ca("Worker test root", now=datetime.now(UTC), key_size=2048)
     settings = AnalysisSettings(trust=TrustStore(anchors=(root.cert,)))
-    pids = await Analyzer(settings, workers=2).start()
+    # keep the analyzer referenced: a collected ProcessPoolExecutor stops its workers
+    analyzer = Analyzer(settings, workers=2)
+    pids = await analyzer.start()
     print(" ".join(map(str, sorted(pids))), flush=True)
     await asyncio.sleep(600)
+    analyzer.close()
 
 asyncio.run(main())
 """
