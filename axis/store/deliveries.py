@@ -245,17 +245,7 @@ async def set_push_delivery(
         )
     now = store._now()
     async with store._write() as conn:
-        res = await conn.execute(
-            t.agencies.update()
-            .where(t.agencies.c.code == code)
-            .values(delivery_mode="push", push_url=url, updated_at=now)
-        )
-        if res.rowcount == 0:
-            raise NotFoundError(
-                f"Agency {code} is not in the directory.",
-                code="agencies.not-found",
-                details={"code": code},
-            )
+        await _set_delivery_mode(conn, code, "push", url, now)
         if secret is not None:
             assert box is not None
             sealed = box.seal(secret, context=_push_context(code))
@@ -284,23 +274,30 @@ async def set_push_delivery(
         )
 
 
+async def _set_delivery_mode(
+    conn: AsyncConnection, code: str, mode: str, url: str | None, now: datetime
+) -> None:
+    """Set an agency's delivery mode and push URL; ``agencies.not-found`` if unknown."""
+    res = await conn.execute(
+        t.agencies.update()
+        .where(t.agencies.c.code == code)
+        .values(delivery_mode=mode, push_url=url, updated_at=now)
+    )
+    if res.rowcount == 0:
+        raise NotFoundError(
+            f"Agency {code} is not in the directory.",
+            code="agencies.not-found",
+            details={"code": code},
+        )
+
+
 async def set_pull_delivery(store: Store, code: str, *, actor: str | None = None) -> None:
     """Make an agency receive by pull (its push URL and secret are forgotten; its pending
     deliveries stay in its inbox). Audited."""
     code = normalize_code(code)
     now = store._now()
     async with store._write() as conn:
-        res = await conn.execute(
-            t.agencies.update()
-            .where(t.agencies.c.code == code)
-            .values(delivery_mode="pull", push_url=None, updated_at=now)
-        )
-        if res.rowcount == 0:
-            raise NotFoundError(
-                f"Agency {code} is not in the directory.",
-                code="agencies.not-found",
-                details={"code": code},
-            )
+        await _set_delivery_mode(conn, code, "pull", None, now)
         await conn.execute(t.push_secrets.delete().where(t.push_secrets.c.agency_code == code))
         await conn.execute(
             t.events.insert(),
