@@ -15,6 +15,7 @@ failure is without parsing text::
     ├── PeerError                  a system we do not own misbehaved (HTTP 502/504)
     ├── StoreError                 our database failed (HTTP 503)
     ├── ConfigError                our configuration or trust material is wrong
+    ├── WorkerError                one of our worker processes failed (HTTP 503)
     └── NotFoundError              the thing asked for does not exist (HTTP 404)
 
 A *verdict* about a signature (invalid, untrusted, revoked...) is not an exception:
@@ -41,6 +42,7 @@ __all__ = [
     "SchemaError",
     "SignatureError",
     "StoreError",
+    "WorkerError",
     "XmlError",
 ]
 
@@ -122,6 +124,14 @@ class StoreError(AxisError):
 class ConfigError(AxisError):
     default_code = "config.invalid"
     http_status = 500
+
+
+class WorkerError(AxisError):
+    """A worker process of ours (packet analysis) died or could not answer; the
+    request had no effect and may be sent again."""
+
+    default_code = "internal.worker-failed"
+    http_status = 503
 
 
 class NotFoundError(AxisError):

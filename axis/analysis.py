@@ -14,26 +14,27 @@ for a refused packet, to name the sender it *claims*, for counting only).
 :class:`Analyzer` runs it either in the daemon's process (``workers = 0``: a small
 thread pool, as before; tests and small deployments) or in a pool of worker processes
 (``server.workers``, default the CPU count), because the verifier holds the GIL for most
-of its work and threads give one core. Workers are started with ``forkserver`` (never
-``fork``: the daemon has threads and an event loop); the trust material and policy are
-sent once per worker (initializer), each worker keeps its own :class:`PathCache`. The
-axis's receipt key is loaded by each worker from the configured ``audit`` paths, never
-sent per call. A worker whose daemon is gone (killed) exits by itself.
+of its work and threads give one core. The pool is :class:`axis.procpool.ProcessPool`:
+workers started with ``forkserver`` (never ``fork``: the daemon has threads and an
+event loop), each on a socket the event loop reads itself. The trust material and
+policy are sent once per worker (initializer), each worker keeps its own
+:class:`PathCache`. The axis's receipt key is loaded by each worker from the configured
+``audit`` paths, never sent per call; the native API's receipt is signed in the same
+call as the analysis (:func:`analyze_and_sign`). A worker whose daemon is gone
+(killed) exits by itself: its socket closes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import multiprocessing
 import os
-import select
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import partial
 from multiprocessing.reduction import ForkingPickler
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -43,6 +44,7 @@ from lxml import etree
 
 from axis.auditsign import AxisSigner, load_axis_signer
 from axis.pades import AttachmentVerdict, verify_attachments
+from axis.procpool import ProcessPool
 from axis.receipts import Receipt, sign_receipt
 from axis.store.models import VN_TZ
 from axis_errors import AxisError, ConfigError, PacketError
@@ -63,8 +65,10 @@ __all__ = [
     "Analysis",
     "AnalysisSettings",
     "Analyzer",
+    "ReceiptAsk",
     "Refused",
     "analyze",
+    "analyze_and_sign",
     "claimed_sender",
 ]
 
@@ -125,6 +129,8 @@ class Analysis:
     packet_sha256: str | None = None
     #: a verdict per PDF attachment file of an accepted document (axis.pades)
     attachments: tuple[AttachmentVerdict, ...] = ()
+    #: the signed receipt made in the same call, when asked (:func:`analyze_and_sign`)
+    receipt: bytes | None = None
 
 
 def _check_verdict(verdict: Verdict, settings: AnalysisSettings) -> None:
@@ -217,6 +223,57 @@ def _pdf_verdicts(
     )
 
 
+@dataclass(frozen=True)
+class ReceiptAsk:
+    """What a receipt states beyond the packet: the axis's id for it and who signs."""
+
+    document_id: str
+    axis_organ_id: str
+    axis_name: str
+
+
+def receipt_edxml_id(packet: Packet) -> str:
+    """The edXML id a packet is stored and receipted under (a status: the document it
+    answers)."""
+    if isinstance(packet, DocumentPacket):
+        return packet.document_id
+    return packet.response_for.document_id or ""
+
+
+def analyze_and_sign(
+    body: bytes,
+    settings: AnalysisSettings,
+    at: datetime,
+    cache: PathCache | None = None,
+    *,
+    signer: AxisSigner | None,
+    ask: ReceiptAsk | None,
+) -> Analysis:
+    """:func:`analyze`, then, for an accepted packet and when asked, its receipt signed
+    in the same call (one trip to a worker per packet instead of two).
+
+    The receipt is made *before* the packet is stored; intake hands it out only after
+    the commit that stores the packet under ``ask.document_id`` (otherwise it is
+    dropped), so it never states anything the store does not hold.
+    """
+    result = analyze(body, settings, at, cache)
+    if ask is None or signer is None or result.refused is not None or result.packet is None:
+        return result
+    assert result.verdict is not None and result.packet_sha256 is not None
+    receipt = Receipt(
+        axis_organ_id=ask.axis_organ_id,
+        axis_name=ask.axis_name,
+        document_id=ask.document_id,
+        edxml_document_id=receipt_edxml_id(result.packet),
+        sender_code=result.packet.sender,
+        packet_sha256=result.packet_sha256,
+        verdict=result.verdict.outcome.value,
+        received_at=at.astimezone(UTC),
+        issued_at=datetime.now(UTC),  # the worker's clock: when it was signed
+    )
+    return replace(result, receipt=sign_receipt(receipt, signer))
+
+
 _FROM_XPATH = etree.XPath(
     "string(/*[local-name()='edXML']/*[local-name()='edXMLEnvelope']"
     "/*[local-name()='edXMLHeader']/*[local-name()='MessageHeader' or local-name()='Status']"
@@ -270,28 +327,8 @@ class _Worker:
     signer: AxisSigner | None = None
 
 
-def _watch_daemon(daemon: int) -> None:
-    """Exit when the daemon is gone (SIGKILL): the forkserver that forked this worker
-    outlives it as long as any worker lives, so neither would ever notice otherwise."""
-    try:
-        fd = os.pidfd_open(daemon)  # Linux >= 5.3: readable once the process has exited
-    except (AttributeError, OSError):
-        fd = None
-    if fd is not None:
-        select.select([fd], [], [])
-        os._exit(0)
-    while True:  # pragma: no cover (older kernels)
-        time.sleep(1.0)
-        try:
-            os.kill(daemon, 0)
-        except ProcessLookupError:
-            os._exit(0)
-        except PermissionError:
-            pass
-
-
 def _init_worker(
-    settings: AnalysisSettings, config: Config | None, signer_sha256: str | None, daemon: int
+    settings: AnalysisSettings, config: Config | None, signer_sha256: str | None
 ) -> None:
     _Worker.settings = settings
     _Worker.cache = PathCache()
@@ -299,12 +336,13 @@ def _init_worker(
         signer = load_axis_signer(config)
         # the files changed since the daemon read them: sign nothing rather than differ
         _Worker.signer = signer if signer and signer.cert_sha256 == signer_sha256 else None
-    threading.Thread(target=_watch_daemon, args=(daemon,), daemon=True).start()
 
 
-def _analyze_in_worker(body: bytes, at: datetime) -> Analysis:
+def _analyze_in_worker(body: bytes, at: datetime, ask: ReceiptAsk | None) -> Analysis:
     assert _Worker.settings is not None, "worker not initialised"
-    return analyze(body, _Worker.settings, at, _Worker.cache)
+    return analyze_and_sign(
+        body, _Worker.settings, at, _Worker.cache, signer=_Worker.signer, ask=ask
+    )
 
 
 def _sign_in_worker(receipt: Receipt) -> bytes:
@@ -314,10 +352,6 @@ def _sign_in_worker(receipt: Receipt) -> bytes:
             code="config.audit-key",
         )
     return sign_receipt(receipt, _Worker.signer)
-
-
-def _noop() -> int:
-    return os.getpid()
 
 
 def default_workers() -> int:
@@ -332,9 +366,10 @@ class Analyzer:
     """Runs :func:`analyze` (and receipt signing) off the event loop.
 
     ``workers = 0``: in this process, on a small thread pool. ``workers > 0``: that many
-    worker processes. ``config``/``signer`` enable receipt signing in the workers (the
-    workers load the key from ``config.audit``; ``signer`` is the daemon's copy, used to
-    check that they loaded the same certificate, and to sign in-process).
+    worker processes (:class:`axis.procpool.ProcessPool`). ``config``/``signer`` enable
+    receipt signing in the workers (the workers load the key from ``config.audit``;
+    ``signer`` is the daemon's copy, used to check that they loaded the same
+    certificate, and to sign in-process).
     """
 
     def __init__(
@@ -354,36 +389,40 @@ class Analyzer:
         self._threads = executor or ThreadPoolExecutor(
             max_workers=4, thread_name_prefix="axis-verify"
         )
-        self._processes: ProcessPoolExecutor | None = None
+        self._processes: ProcessPool | None = None
         if workers > 0:
-            ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["axis.analysis", "axis.receipts"])
-            self._processes = ProcessPoolExecutor(
-                max_workers=workers,
-                mp_context=ctx,
+            self._processes = ProcessPool(
+                workers,
                 initializer=_init_worker,
-                initargs=(settings, config, signer.cert_sha256 if signer else None, os.getpid()),
+                initargs=(settings, config, signer.cert_sha256 if signer else None),
+                preload=["axis.analysis", "axis.receipts"],
             )
 
-    @property
-    def executor(self) -> Executor:
-        return self._processes if self._processes is not None else self._threads
-
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, fn, *args)
+        return await loop.run_in_executor(self._threads, fn, *args)
 
     async def start(self) -> set[int]:
         """Start the workers now (so that the first packets do not pay for it); the
         process ids that answered."""
         if self._processes is None:
             return set()
-        return set(await asyncio.gather(*(self._run(_noop) for _ in range(self.workers))))
+        return await self._processes.start()
 
-    async def analyze(self, body: bytes, at: datetime) -> Analysis:
+    async def analyze(self, body: bytes, at: datetime, ask: ReceiptAsk | None = None) -> Analysis:
+        """:func:`analyze` of ``body``; with ``ask`` (and a signing key) an accepted
+        packet's receipt is signed in the same call (``Analysis.receipt``)."""
+        if self.signer is None:
+            ask = None
         if self._processes is None:
-            return await self._run(analyze, body, self.settings, at, self.cache)
-        return await self._run(_analyze_in_worker, body, at)
+            return await self._in_thread(
+                partial(analyze_and_sign, signer=self.signer, ask=ask),
+                body,
+                self.settings,
+                at,
+                self.cache,
+            )
+        return await self._processes.call(_analyze_in_worker, body, at, ask)
 
     async def sign_receipt(self, receipt: Receipt) -> bytes:
         """The receipt signed by the axis key (``signer`` must be set)."""
@@ -391,10 +430,10 @@ class Analyzer:
             raise ConfigError("The axis has no signing key (audit.cert).", code="config.audit-key")
         if self._processes is None:
             return await asyncio.to_thread(sign_receipt, receipt, self.signer)
-        return await self._run(_sign_in_worker, receipt)
+        return await self._processes.call(_sign_in_worker, receipt)
 
-    def close(self) -> None:
-        """Stop the workers (waits for the running calls) and the threads."""
+    async def aclose(self) -> None:
+        """Stop the workers (each exits once its socket closes) and the threads."""
         if self._processes is not None:
-            self._processes.shutdown(wait=True, cancel_futures=True)
+            await self._processes.aclose()
         self._threads.shutdown(wait=False, cancel_futures=True)

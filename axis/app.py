@@ -353,7 +353,7 @@ class RunningDaemon:
     async def stop(self) -> None:
         await self.runner.cleanup()
         await self.services.store.close()
-        await asyncio.to_thread(self.services.intake.analyzer.close)
+        await self.services.intake.analyzer.aclose()
 
 
 async def start_daemon(
@@ -374,7 +374,7 @@ async def start_daemon(
     except OSError as exc:
         await runner.cleanup()
         await services.store.close()
-        await asyncio.to_thread(services.intake.analyzer.close)
+        await services.intake.analyzer.aclose()
         raise ConfigError(
             f"Cannot listen on {config.server.host}:{config.server.port}: {exc.strerror}.",
             code="config.cannot-listen",

@@ -11,6 +11,7 @@ from axis_errors import (
     SchemaError,
     SignatureError,
     StoreError,
+    WorkerError,
     XmlError,
 )
 
@@ -25,5 +26,6 @@ __all__ = [
     "SchemaError",
     "SignatureError",
     "StoreError",
+    "WorkerError",
     "XmlError",
 ]

@@ -61,7 +61,7 @@ async def pool(deployment: DevDeployment, settings: IntakeSettings) -> AsyncIter
     )
     await analyzer.start()
     yield analyzer
-    analyzer.close()
+    await analyzer.aclose()
 
 
 def _bodies(deployment: DevDeployment) -> dict[str, bytes]:
@@ -170,12 +170,11 @@ from signing.trust import TrustStore
 async def main() -> None:
     root = make_root_ca("Worker test root", now=datetime.now(UTC), key_size=2048)
     settings = AnalysisSettings(trust=TrustStore(anchors=(root.cert,)))
-    # keep the analyzer referenced: a collected ProcessPoolExecutor stops its workers
     analyzer = Analyzer(settings, workers=2)
     pids = await analyzer.start()
     print(" ".join(map(str, sorted(pids))), flush=True)
     await asyncio.sleep(600)
-    analyzer.close()
+    await analyzer.aclose()
 
 asyncio.run(main())
 """

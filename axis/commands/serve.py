@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 
 from axis.app import run_server
 from axis.commands._deployment import add_config_argument, config_from_args
+from axis.eventloop import run
 from axis.logs import configure_logging
 
 
@@ -32,5 +32,5 @@ def serve(args: argparse.Namespace) -> int:
         )
 
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_server(config, ready=ready))
+        run(run_server(config, ready=ready))
     return 0

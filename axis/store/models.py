@@ -6,6 +6,7 @@ duplicate key (:func:`dedup_key`) and the reporting day (:func:`counter_day`).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Mapping
@@ -147,6 +148,12 @@ class NewPacket:
     #: a verdict per PDF attachment file (axis.pades.AttachmentVerdict); None: a packet
     #: whose attachments were not examined (not counted in the attachment counters)
     attachment_verdicts: tuple[AttachmentVerdict, ...] | None = None
+    #: SHA-256 of ``data`` (hex) when the caller has it already; else the store hashes
+    packet_sha256: str | None = None
+
+    def sha256(self) -> str:
+        """SHA-256 of ``data`` (hex)."""
+        return self.packet_sha256 or hashlib.sha256(self.data).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import json
 import re
 import sqlite3
@@ -840,7 +839,7 @@ class Store:
             "signer_organ_id": p.signer_organ_id,
             "issuer": p.issuer,
             "algorithm": p.algorithm,
-            "packet_sha256": hashlib.sha256(p.data).hexdigest(),
+            "packet_sha256": p.sha256(),
             "size": len(p.data),
             "answer": _json(dict(p.answer)),
             "request_id": p.request_id,
@@ -934,7 +933,7 @@ class Store:
                     for i, d in zip(my_ids, mine, strict=True)
                 ],
                 "size": len(p.data),
-                "sha256": hashlib.sha256(p.data).hexdigest(),
+                "sha256": p.sha256(),
                 "notes": list(p.notes),
                 "recipient_tiers": list(rtiers),
                 "signer_sha256": p.signer_sha256,

@@ -1,0 +1,42 @@
+"""The event loop the daemon runs on: uvloop where it is installed, else asyncio's.
+
+uvloop (libuv, in C) runs the same asyncio programs with a cheaper loop and cheaper
+transports; under intake load it takes a large share of the daemon's per-request CPU off
+(the figures are in the README's benchmarks). Nothing in Axis depends on it: without
+it, or with ``AXIS_EVENT_LOOP=asyncio``, the standard loop runs the same code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+__all__ = ["loop_name", "run"]
+
+T = TypeVar("T")
+
+
+def _uvloop() -> Any:
+    if os.environ.get("AXIS_EVENT_LOOP", "").strip().lower() == "asyncio":
+        return None
+    try:
+        import uvloop  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        return None
+    return uvloop
+
+
+def loop_name() -> str:
+    """``uvloop`` or ``asyncio``: what :func:`run` would use."""
+    return "uvloop" if _uvloop() is not None else "asyncio"
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(main)`` on the chosen loop."""
+    uvloop = _uvloop()
+    if uvloop is None:
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
