@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
 from axis.auditsign import AxisSigner, load_axis_signer
+from axis.eventloop import settle_heap
 from axis.pades import AttachmentVerdict, verify_attachments
 from axis.procpool import ProcessPool
 from axis.receipts import Receipt, sign_receipt
@@ -336,6 +337,7 @@ def _init_worker(
         signer = load_axis_signer(config)
         # the files changed since the daemon read them: sign nothing rather than differ
         _Worker.signer = signer if signer and signer.cert_sha256 == signer_sha256 else None
+    settle_heap()
 
 
 def _analyze_in_worker(body: bytes, at: datetime, ask: ReceiptAsk | None) -> Analysis:

@@ -27,6 +27,7 @@ from axis.config import Config
 from axis.credentials import default_system_id, new_secret, new_token, validate_system_id
 from axis.delivery import DeliveryEngine, delivery_ctx, engine_from_config
 from axis.directory import Agency, agency_from_fields
+from axis.eventloop import settle_heap
 from axis.hops import hops_of_answer
 from axis.intake import Caller, Intake, IntakeSettings
 from axis.national import NationalRuntime
@@ -393,6 +394,7 @@ async def start_daemon(
 async def run_server(config: Config, *, ready: Callable[[str], None] | None = None) -> None:
     """Serve until cancelled. ``ready`` is called with the base URL once listening."""
     daemon = await start_daemon(config)
+    settle_heap()  # what start-up built lives as long as the process
     if ready:
         ready(daemon.base_url)
     try:

@@ -1,4 +1,5 @@
-"""The event loop the daemon runs on: uvloop where it is installed, else asyncio's.
+"""The event loop the daemon runs on (uvloop where it is installed, else asyncio's),
+and how a long-lived process of the daemon treats its heap.
 
 uvloop (libuv, in C) runs the same asyncio programs with a cheaper loop and cheaper
 transports; under intake load it takes a large share of the daemon's per-request CPU off
@@ -9,11 +10,15 @@ it, or with ``AXIS_EVENT_LOOP=asyncio``, the standard loop runs the same code.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
-__all__ = ["loop_name", "run"]
+__all__ = ["loop_name", "run", "settle_heap"]
+
+#: generation-0 threshold once started (CPython's default is 700 allocations)
+GC_THRESHOLD: Final = (10_000, 20, 20)
 
 T = TypeVar("T")
 
@@ -40,3 +45,15 @@ def run(main: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(main)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(main)
+
+
+def settle_heap() -> None:
+    """Call once start-up is done: collect, then *freeze* what is left (modules,
+    configuration, trust material, compiled SQL: it lives as long as the process) so
+    that the cyclic collector stops walking it again and again, and collect the young
+    generation less often. Under intake load the collector walking the start-up heap
+    took about a tenth of the daemon's CPU. Reference counting frees as before; only
+    cycles wait a little longer."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLD)

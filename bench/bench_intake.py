@@ -38,6 +38,7 @@ from pathlib import Path
 
 import aiohttp
 
+from axis import eventloop
 from axis.app import load_trust, parse_limits, policy_from_config
 from axis.config import Config
 from axis.demodata import AGENCIES, PROVINCE, SYSTEMS, party
@@ -288,7 +289,7 @@ async def run(root: Path, closed_packets: int) -> None:
 def main() -> None:
     closed_packets = int(os.environ.get("AXIS_BENCH_PACKETS", "3000"))
     with tempfile.TemporaryDirectory(prefix="axis-bench-intake-") as tmp:
-        asyncio.run(run(Path(tmp), closed_packets))
+        eventloop.run(run(Path(tmp), closed_packets))
 
 
 if __name__ == "__main__":
