@@ -387,7 +387,12 @@ async def start_daemon(
         port = sockets[0].getsockname()[1]
     scheme = "https" if ctx else "http"
     base = f"{scheme}://{config.server.host}:{port}"
-    log.info("axis listening on %s (store: %s)", base, services.store.dialect)
+    log.info(
+        "axis listening on %s (store: %s, event loop: %s)",
+        base,
+        services.store.dialect,
+        type(asyncio.get_running_loop()).__module__.split(".")[0],
+    )
     return RunningDaemon(services, runner, base)
 
 

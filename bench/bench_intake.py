@@ -94,7 +94,8 @@ class Packets:
         self.dep = dep
         self.keys: dict[str, Issued] = {}
         self.counter = 0
-        self.pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n" + os.urandom(ATTACHMENT_BYTES)
+        # an unsigned PDF's outline (header, body, EOF marker): judged "unsigned"
+        self.pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n" + os.urandom(ATTACHMENT_BYTES) + b"\n%%EOF\n"
         self.when = datetime.now(UTC)
 
     def make(self, count: int) -> list[Packet]:
