@@ -11,8 +11,8 @@ Where it comes from, later winning:
    otherwise as a string; for string keys the text is taken as is. An empty value sets
    an optional key to none. Variables whose section is not one below (``AXIS_CONFIG``,
    ``AXIS_TEST_PG_URL``, ``AXIS_EVENT_LOOP``) are not configuration keys and are
-   ignored here; an unknown key of
-   a known section is an error. ``routes`` can only be set in the file.
+   ignored here; an unknown key of a known section is an error. ``routes`` can only be
+   set in the file.
 
 Relative paths in the file are relative to the file's directory; relative paths from
 the defaults or the environment are relative to the working directory.

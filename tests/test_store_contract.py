@@ -292,7 +292,10 @@ async def test_a_failing_packet_fails_alone(store: Store) -> None:
     failed = [r for r in results[:2] if isinstance(r, BaseException)]
     assert len(failed) == 1
     assert isinstance(failed[0], StoreError) and failed[0].code == "store.integrity"
-    winner = "G2" if isinstance(results[0], BaseException) else "G1"
+    winner_index = 1 if isinstance(results[0], BaseException) else 0
+    won = results[winner_index]
+    assert not isinstance(won, BaseException) and won.created
+    winner = ("G1", "G2")[winner_index]
     if store.dialect == "sqlite":
         assert winner == "G1"
     assert not isinstance(results[2], BaseException) and results[2].created
