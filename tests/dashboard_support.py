@@ -92,6 +92,14 @@ def add_user(dep: DevDeployment, name: str, role: str) -> str:
     return str(data["password"])
 
 
+async def add_user_while_serving(dep: DevDeployment, name: str, role: str) -> str:
+    """:func:`add_user` from a test whose event loop also runs the daemon: the CLI runs
+    in a thread so that the loop keeps serving. Run on the loop itself, it would stop
+    the daemon mid-transaction (say, the delivery engine's claim), and the CLI would
+    wait out SQLite's busy timeout for the write lock that transaction holds."""
+    return await asyncio.to_thread(add_user, dep, name, role)
+
+
 def db_path(dep: DevDeployment) -> Path:
     url = dep.config.database.url
     assert url.startswith("sqlite+aiosqlite:///")

@@ -29,7 +29,7 @@ from tests.dashboard_support import (
     FAST_DELIVERY,
     ROOT,
     Receiver,
-    add_user,
+    add_user_while_serving,
     receiver,
     sql,
     today_bounds_utc,
@@ -109,7 +109,7 @@ async def test_dashboard_in_chromium(
     async_api = _browser_or_skip()
     dep = deployment
     await set_push_delivery(daemon.services.store, CITY, push_endpoint.url, "push-secret-1")
-    password = add_user(dep, "alice", "admin")
+    password = await add_user_while_serving(dep, "alice", "admin")
 
     # traffic: two documents (pull + push recipients), one tampered packet refused
     async with aiohttp.ClientSession() as http:

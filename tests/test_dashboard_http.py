@@ -21,7 +21,14 @@ from axis.demodata import AGENCIES, PROVINCE, SYSTEMS
 from axis.devsetup import DevDeployment, create_dev_deployment
 from axis.logs import configure_logging
 from axis.store.deliveries import set_push_delivery
-from tests.dashboard_support import FAST_DELIVERY, add_user, receiver, sql, wait_for
+from tests.dashboard_support import (
+    FAST_DELIVERY,
+    add_user,
+    add_user_while_serving,
+    receiver,
+    sql,
+    wait_for,
+)
 from tests.harness import NOW, native, signed_document
 
 DEPT = "000.01.00.H36"
@@ -75,7 +82,7 @@ async def csrf_of(http: aiohttp.ClientSession, url: str) -> str:
 
 async def admin_session(http: aiohttp.ClientSession, base: str, dep: DevDeployment) -> str:
     """Log in as a new admin, replace the one-time password; returns the CSRF token."""
-    password = add_user(dep, "alice", "admin")
+    password = await add_user_while_serving(dep, "alice", "admin")
     r = await login(http, base, "alice", password)
     assert r.status == 303 and r.headers["Location"] == "/password"
     csrf = await csrf_of(http, f"{base}/password")
@@ -113,7 +120,7 @@ async def test_login_one_time_password_and_session_cookie(
     deployment: DevDeployment, daemon: RunningDaemon, http: aiohttp.ClientSession
 ) -> None:
     base = daemon.base_url
-    password = add_user(deployment, "binh", "auditor")
+    password = await add_user_while_serving(deployment, "binh", "auditor")
     r = await login(http, base, "binh", "not it")
     assert r.status == 401
     r = await login(http, base, "nobody", password)
@@ -222,7 +229,7 @@ async def test_failed_logins_are_throttled(
     deployment: DevDeployment, daemon: RunningDaemon, http: aiohttp.ClientSession
 ) -> None:
     base = daemon.base_url
-    password = add_user(deployment, "chi", "admin")
+    password = await add_user_while_serving(deployment, "chi", "admin")
     for _ in range(10):
         assert (await login(http, base, "chi", "guess")).status == 401
     assert (await login(http, base, "chi", password)).status == 429
