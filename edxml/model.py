@@ -13,8 +13,6 @@ leaves an all-empty block out.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import io
 import zipfile
 from collections.abc import Iterator
@@ -23,6 +21,7 @@ from enum import IntEnum, StrEnum
 from typing import Any, Final, Literal
 
 from axis_errors import PacketError
+from edxml.b64 import decode_strict, encode_text
 
 __all__ = [
     "DEFAULT_MAX_FILES",
@@ -308,7 +307,7 @@ class Attachment:
         """An attachment carrying ``data`` (base64, no line breaks)."""
         return cls(
             content_id=content_id,
-            content_base64=base64.b64encode(data).decode("ascii"),
+            content_base64=encode_text(data),
             attachment_name=attachment_name,
             description=description,
             content_type=content_type,
@@ -317,10 +316,13 @@ class Attachment:
     def decode(self) -> bytes:
         """The payload's bytes. Whitespace (line wrapping) is ignored; any other
         character outside base64 is refused (``attachment.bad-base64``)."""
-        text = "".join(self.content_base64.split())
+        text = self.content_base64
         try:
-            return base64.b64decode(text, validate=True)
-        except (binascii.Error, ValueError):
+            try:
+                return decode_strict(text)
+            except ValueError:  # line-wrapped, perhaps: without the whitespace, again
+                return decode_strict("".join(text.split()))
+        except ValueError:
             raise PacketError(
                 f"The attachment {self.content_id!r} is not valid base64.",
                 code="attachment.bad-base64",

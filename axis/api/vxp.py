@@ -9,7 +9,6 @@ See ``adapters.vxp.protocol`` and ADR 0004.
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +27,7 @@ from axis.hops import hops_of_answer, parse_hops
 from axis.intake import Caller
 from axis.store import DocumentRecord
 from axis_errors import AuthError, AxisError, InputError, NotFoundError
+from edxml.b64 import encode_text
 
 if TYPE_CHECKING:
     from axis.app import Services
@@ -149,7 +149,7 @@ async def get_edoc(request: web.Request) -> web.Response:
     hops = hops_of_answer((await svc.store.get_document(item.document_id)).answer)
     return json_response(
         envelope_ok(
-            data=base64.b64encode(data).decode("ascii"),
+            data=encode_text(data),
             trace=[h.to_json() for h in hops],  # an Axis extension (ADR 0010)
         )
     )
