@@ -14,6 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,7 @@ from axis.store import Store
 from axis.store.audit import sign_current_head
 from axis_errors import AxisError, ConfigError
 from certs.devpki import load_issued
+from edxml.b64 import encode_text
 from signing.trust import load_certificates
 
 if TYPE_CHECKING:
@@ -52,6 +54,16 @@ class AxisSigner:
     key: PrivateKeyTypes
     cert: x509.Certificate
     chain: tuple[x509.Certificate, ...] = ()
+
+    @cached_property
+    def certificate_texts(self) -> tuple[str, ...]:
+        """The certificate then its chain as KeyInfo carries them (base64 of the DER),
+        encoded once: every receipt repeats them."""
+        return tuple(encode_text(c.public_bytes(serialization.Encoding.DER)) for c in self.certs)
+
+    @property
+    def certs(self) -> tuple[x509.Certificate, ...]:
+        return (self.cert, *self.chain)
 
     @property
     def cert_sha256(self) -> str:

@@ -252,7 +252,7 @@ def verify_pdf(
     #   string in the file), so the file carries no signature to check. (A writer that
     #   spelled the key with #-escapes, /Byte#52ange, would be counted unsigned: never
     #   more trusted than pyHanko's answer.)
-    if _EOF_MARKER not in data:
+    if data.rfind(_EOF_MARKER) < 0:  # from the end: where a PDF's marker is
         return verdict_of(Outcome.INVALID.value, ["unreadable PDF: EOF marker not found"])
     if _BYTE_RANGE not in data:
         return verdict_of(Outcome.UNSIGNED.value)

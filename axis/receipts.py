@@ -144,9 +144,8 @@ def sign_receipt(receipt: Receipt, signer: AxisSigner) -> bytes:
     digest_value = etree.SubElement(ref, DS + "DigestValue")
     signature_value = etree.SubElement(sig, DS + "SignatureValue")
     x509_data = etree.SubElement(etree.SubElement(sig, DS + "KeyInfo"), DS + "X509Data")
-    for c in (signer.cert, *signer.chain):
-        el = etree.SubElement(x509_data, DS + "X509Certificate")
-        el.text = base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode("ascii")
+    for text in signer.certificate_texts:
+        etree.SubElement(x509_data, DS + "X509Certificate").text = text
 
     c14n = C14N_ALGORITHMS[C14N_EXC]
     with detached(sig):

@@ -105,8 +105,8 @@ def _missing(path: str) -> PacketError:
 def _child(parent: etree._Element, *names: str) -> etree._Element | None:
     """The first child named one of ``names`` (alternative spellings)."""
     for name in names:
-        found = parent.find(_q(name))
-        if found is not None:
+        # iterchildren filters in C; find() goes through ElementPath (~4x slower)
+        for found in parent.iterchildren(_q(name)):
             return found
     return None
 
