@@ -35,14 +35,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-import aiohttp
+from urllib.parse import urlsplit
 
 from axis import eventloop
 from axis.app import load_trust, parse_limits, policy_from_config
 from axis.config import Config
 from axis.demodata import AGENCIES, PROVINCE, SYSTEMS, party
 from axis.devsetup import DevDeployment, create_dev_deployment
+from bench.httpload import ConnectionPool
 from certs.pki import Issued
 from edxml.builder import build_document
 from edxml.compose import compose_document
@@ -160,38 +160,42 @@ async def verifier_rates(config: Config, packets: Sequence[Packet]) -> tuple[flo
     return one, two
 
 
-async def post(session: aiohttp.ClientSession, base: str, p: Packet) -> None:
-    async with session.post(
-        f"{base}/api/v1/packets", data=p.data, headers={"Authorization": f"Bearer {p.token}"}
-    ) as r:
-        body = await r.read()
-        if r.status != 201:
-            raise RuntimeError(f"HTTP {r.status}: {body[:300]!r}")
-
-
-def session_for(connections: int) -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=connections),
-        timeout=aiohttp.ClientTimeout(total=120),
+async def post(pool: ConnectionPool, p: Packet) -> None:
+    answer = await pool.request(
+        "POST",
+        "/api/v1/packets",
+        {"Authorization": f"Bearer {p.token}", "Content-Type": "application/xml"},
+        p.data,
     )
+    if answer.status != 201:
+        raise RuntimeError(f"HTTP {answer.status}: {answer.body[:300]!r}")
+
+
+def pool_for(base: str, connections: int) -> ConnectionPool:
+    url = urlsplit(base)
+    assert url.hostname is not None and url.port is not None
+    return ConnectionPool(url.hostname, url.port, connections)
 
 
 async def closed_loop(base: str, packets: Sequence[Packet], connections: int) -> LoadResult:
     """``connections`` clients, each sending its next packet when the last is answered."""
     latencies: list[float] = []
     todo = list(reversed(packets))
-    async with session_for(connections) as session:
+    pool = pool_for(base, connections)
+    try:
 
         async def client() -> None:
             while todo:
                 p = todo.pop()
                 t = time.perf_counter()
-                await post(session, base, p)
+                await post(pool, p)
                 latencies.append(time.perf_counter() - t)
 
         t0 = time.perf_counter()
         await asyncio.gather(*(client() for _ in range(connections)))
         seconds = time.perf_counter() - t0
+    finally:
+        await pool.close()
     return LoadResult(len(packets), seconds, latencies)
 
 
@@ -200,10 +204,11 @@ async def open_loop(
 ) -> LoadResult:
     """Arrivals every ``1/rate`` s regardless of answers; latency from the arrival."""
     latencies: list[float] = []
-    async with session_for(connections) as session:
+    pool = pool_for(base, connections)
+    try:
 
         async def one(p: Packet, due: float) -> None:
-            await post(session, base, p)
+            await post(pool, p)
             latencies.append(time.perf_counter() - due)
 
         tasks = []
@@ -216,6 +221,8 @@ async def open_loop(
             tasks.append(asyncio.create_task(one(p, due)))
         await asyncio.gather(*tasks)
         seconds = time.perf_counter() - t0
+    finally:
+        await pool.close()
     return LoadResult(len(packets), seconds, latencies)
 
 
