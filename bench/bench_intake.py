@@ -11,10 +11,12 @@ What it does, in one run (about a minute on 2 cores):
 3. measures the bare verifier (:func:`signing.verify.verify_packet`, the daemon's trust
    and policy) on the same packets, on 1 thread and on 2 threads;
 4. **closed loop**: 64 clients on 64 connections POST ``/api/v1/packets`` as fast as the
-   axis answers: packets/s, p50/p99 latency;
+   axis answers: packets/s, p50/p99 latency (the client is :mod:`bench.httpload`, which
+   leaves more of the two cores to the daemon than aiohttp's client);
 5. **open loop** at half that rate: arrivals paced on a fixed schedule, whatever the
    answers do; latency counts from the scheduled arrival (queueing included);
-6. prints the daemon's peak resident memory (``VmHWM``) and a Markdown table.
+6. prints the daemon's peak resident memory (``VmHWM``) and a Markdown table, with the
+   end-to-end rate over the bare verifier's (the machine's speed varies; the ratio less).
 
 Every answer must be a 201: the run stops with an error otherwise.
 
@@ -292,6 +294,8 @@ async def run(root: Path, closed_packets: int) -> None:
     print(f"| daemon peak memory (VmHWM) | {peak_text} |")
     print(f"| bare verifier, same packets, 1 thread | {one:.0f} packets/s |")
     print(f"| bare verifier, same packets, 2 threads | {two:.0f} packets/s |")
+    # the machine's speed varies from day to day (shared cores): this ratio does less
+    print(f"| end to end / bare verifier on 1 thread | {closed.rate / one:.2f} |")
 
 
 def main() -> None:
