@@ -16,7 +16,9 @@ What it does, in one run (about a minute on 2 cores):
 5. **open loop** at half that rate: arrivals paced on a fixed schedule, whatever the
    answers do; latency counts from the scheduled arrival (queueing included);
 6. prints the daemon's peak resident memory (``VmHWM``) and a Markdown table, with the
-   end-to-end rate over the bare verifier's (the machine's speed varies; the ratio less).
+   end-to-end rate over the bare verifier's (the machine's speed varies; the ratio less)
+   and the CPU a packet cost in the daemon, its workers and the load generator during the
+   closed loop (:mod:`bench.proccpu`), with the rate the cores could give at that cost.
 
 Every answer must be a 201: the run stops with an error otherwise.
 
@@ -45,6 +47,7 @@ from axis.config import Config
 from axis.demodata import AGENCIES, PROVINCE, SYSTEMS, party
 from axis.devsetup import DevDeployment, create_dev_deployment
 from bench.httpload import ConnectionPool
+from bench.proccpu import TreeCpu, tree_cpu
 from certs.pki import Issued
 from edxml.builder import build_document
 from edxml.compose import compose_document
@@ -228,6 +231,23 @@ async def open_loop(
     return LoadResult(len(packets), seconds, latencies)
 
 
+def cpu_budget(before: TreeCpu | None, after: TreeCpu | None, mine: float, n: int) -> str:
+    """Where a packet's CPU went during the closed loop, and the rate two cores could
+    give at that cost (empty off Linux)."""
+    if before is None or after is None or n == 0:
+        return ""
+    main = (after.root - before.root) / n
+    workers = (after.descendants - before.descendants) / n
+    load = mine / n
+    total = main + workers + load
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (
+        f"CPU per packet: daemon {main * 1000:.2f} ms, analysis workers {workers * 1000:.2f} ms, "
+        f"load generator {load * 1000:.2f} ms; {total * 1000:.2f} ms in all, a ceiling of "
+        f"{(cores or 1) / total:.0f} packets/s on {cores} cores"
+    )
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 
@@ -255,13 +275,18 @@ async def run(root: Path, closed_packets: int) -> None:
     await daemon.start()
     try:
         await closed_loop(daemon.base_url, warmup, CONNECTIONS)
+        before, mine = tree_cpu(daemon.pid), time.process_time()
         closed = await closed_loop(daemon.base_url, batch, CONNECTIONS)
+        after, mine = tree_cpu(daemon.pid), time.process_time() - mine
         print(
             f"closed loop, {CONNECTIONS} connections: {closed.rate:.0f} packets/s, "
             f"p50 {ms(percentile(closed.latencies, 50))}, "
             f"p99 {ms(percentile(closed.latencies, 99))}",
             flush=True,
         )
+        budget = cpu_budget(before, after, mine, len(batch))
+        if budget:
+            print(budget, flush=True)
         half = closed.rate / 2
         paced = maker.make(int(half * OPEN_LOOP_SECONDS))
         opened = await open_loop(daemon.base_url, paced, half, CONNECTIONS)
@@ -296,6 +321,8 @@ async def run(root: Path, closed_packets: int) -> None:
     print(f"| bare verifier, same packets, 2 threads | {two:.0f} packets/s |")
     # the machine's speed varies from day to day (shared cores): this ratio does less
     print(f"| end to end / bare verifier on 1 thread | {closed.rate / one:.2f} |")
+    if budget:
+        print(f"| {budget.split(': ', 1)[0]} | {budget.split(': ', 1)[1]} |")
 
 
 def main() -> None:
