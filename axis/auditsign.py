@@ -63,6 +63,7 @@ class AxisSigner:
 
     @property
     def certs(self) -> tuple[x509.Certificate, ...]:
+        """The certificate then its chain (nearest first)."""
         return (self.cert, *self.chain)
 
     @property
@@ -71,9 +72,7 @@ class AxisSigner:
 
     def chain_pem(self) -> bytes:
         """The certificate then its chain, PEM."""
-        return b"".join(
-            c.public_bytes(serialization.Encoding.PEM) for c in (self.cert, *self.chain)
-        )
+        return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in self.certs)
 
 
 def _read(path: Path, what: str) -> bytes:

@@ -42,6 +42,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from axis import eventloop
+from axis.analysis import default_workers
 from axis.app import load_trust, parse_limits, policy_from_config
 from axis.config import Config
 from axis.demodata import AGENCIES, PROVINCE, SYSTEMS, party
@@ -232,7 +233,7 @@ async def open_loop(
 
 
 def cpu_budget(before: TreeCpu | None, after: TreeCpu | None, mine: float, n: int) -> str:
-    """Where a packet's CPU went during the closed loop, and the rate two cores could
+    """Where a packet's CPU went during the closed loop, and the rate the cores could
     give at that cost (empty off Linux)."""
     if before is None or after is None or n == 0:
         return ""
@@ -240,11 +241,11 @@ def cpu_budget(before: TreeCpu | None, after: TreeCpu | None, mine: float, n: in
     workers = (after.descendants - before.descendants) / n
     load = mine / n
     total = main + workers + load
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = default_workers()  # the CPUs this process may run on
     return (
-        f"CPU per packet: daemon {main * 1000:.2f} ms, analysis workers {workers * 1000:.2f} ms, "
+        f"daemon {main * 1000:.2f} ms, analysis workers {workers * 1000:.2f} ms, "
         f"load generator {load * 1000:.2f} ms; {total * 1000:.2f} ms in all, a ceiling of "
-        f"{(cores or 1) / total:.0f} packets/s on {cores} cores"
+        f"{cores / total:.0f} packets/s on {cores} cores"
     )
 
 
@@ -286,7 +287,7 @@ async def run(root: Path, closed_packets: int) -> None:
         )
         budget = cpu_budget(before, after, mine, len(batch))
         if budget:
-            print(budget, flush=True)
+            print(f"CPU per packet: {budget}", flush=True)
         half = closed.rate / 2
         paced = maker.make(int(half * OPEN_LOOP_SECONDS))
         opened = await open_loop(daemon.base_url, paced, half, CONNECTIONS)
@@ -322,7 +323,7 @@ async def run(root: Path, closed_packets: int) -> None:
     # the machine's speed varies from day to day (shared cores): this ratio does less
     print(f"| end to end / bare verifier on 1 thread | {closed.rate / one:.2f} |")
     if budget:
-        print(f"| {budget.split(': ', 1)[0]} | {budget.split(': ', 1)[1]} |")
+        print(f"| CPU per packet | {budget} |")
 
 
 def main() -> None:

@@ -16,8 +16,6 @@ def decode_strict(text: str | bytes) -> bytes:
     """The bytes of standard, padded base64 without any whitespace or other character
     outside the alphabet; anything else raises ``ValueError`` (``binascii.Error`` is
     one), exactly where ``base64.b64decode(text, validate=True)`` does."""
-    if isinstance(text, str) and not text.isascii():
-        raise ValueError("base64 text must be ASCII")
     return pybase64.b64decode(text, validate=True)
 
 
