@@ -18,10 +18,9 @@ of its work and threads give one core. The pool is :class:`axis.procpool.Process
 workers started with ``forkserver`` (never ``fork``: the daemon has threads and an
 event loop), each on a socket the event loop reads itself. The trust material and
 policy are sent once per worker (initializer), each worker keeps its own
-:class:`PathCache`. The axis's receipt key is loaded by each worker from the configured
-``audit`` paths, never sent per call; the native API's receipt is signed in the same
-call as the analysis (:func:`analyze_and_sign`). A worker whose daemon is gone
-(killed) exits by itself: its socket closes.
+:class:`PathCache`. A worker whose daemon is gone (killed) exits by itself: its socket
+closes. Receipts are not signed here: one signature serves a whole batch of them
+(:class:`axis.receipts.ReceiptBatcher`, in the daemon).
 """
 
 from __future__ import annotations
@@ -33,22 +32,19 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from functools import partial
+from datetime import datetime
 from multiprocessing.reduction import ForkingPickler
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
-from axis.auditsign import AxisSigner, load_axis_signer
 from axis.eventloop import settle_heap
 from axis.pades import AttachmentVerdict, verify_attachments
 from axis.procpool import ProcessPool
-from axis.receipts import Receipt, sign_receipt
 from axis.store.models import VN_TZ
-from axis_errors import AxisError, ConfigError, PacketError
+from axis_errors import AxisError, PacketError
 from edxml.checks import check_packet
 from edxml.model import DocumentPacket, StatusPacket
 from edxml.reader import read_packet
@@ -59,17 +55,12 @@ from signing.policy import DEFAULT_POLICY, Outcome, SignaturePolicy
 from signing.trust import NO_REVOCATION_DATA, RevocationData, TrustStore
 from signing.verify import Verdict, verify_packet
 
-if TYPE_CHECKING:
-    from axis.config import Config
-
 __all__ = [
     "Analysis",
     "AnalysisSettings",
     "Analyzer",
-    "ReceiptAsk",
     "Refused",
     "analyze",
-    "analyze_and_sign",
     "claimed_sender",
 ]
 
@@ -130,8 +121,6 @@ class Analysis:
     packet_sha256: str | None = None
     #: a verdict per PDF attachment file of an accepted document (axis.pades)
     attachments: tuple[AttachmentVerdict, ...] = ()
-    #: the signed receipt made in the same call, when asked (:func:`analyze_and_sign`)
-    receipt: bytes | None = None
 
 
 def _check_verdict(verdict: Verdict, settings: AnalysisSettings) -> None:
@@ -224,57 +213,6 @@ def _pdf_verdicts(
     )
 
 
-@dataclass(frozen=True)
-class ReceiptAsk:
-    """What a receipt states beyond the packet: the axis's id for it and who signs."""
-
-    document_id: str
-    axis_organ_id: str
-    axis_name: str
-
-
-def receipt_edxml_id(packet: Packet) -> str:
-    """The edXML id a packet is stored and receipted under (a status: the document it
-    answers)."""
-    if isinstance(packet, DocumentPacket):
-        return packet.document_id
-    return packet.response_for.document_id or ""
-
-
-def analyze_and_sign(
-    body: bytes,
-    settings: AnalysisSettings,
-    at: datetime,
-    cache: PathCache | None = None,
-    *,
-    signer: AxisSigner | None,
-    ask: ReceiptAsk | None,
-) -> Analysis:
-    """:func:`analyze`, then, for an accepted packet and when asked, its receipt signed
-    in the same call (one trip to a worker per packet instead of two).
-
-    The receipt is made *before* the packet is stored; intake hands it out only after
-    the commit that stores the packet under ``ask.document_id`` (otherwise it is
-    dropped), so it never states anything the store does not hold.
-    """
-    result = analyze(body, settings, at, cache)
-    if ask is None or signer is None or result.refused is not None or result.packet is None:
-        return result
-    assert result.verdict is not None and result.packet_sha256 is not None
-    receipt = Receipt(
-        axis_organ_id=ask.axis_organ_id,
-        axis_name=ask.axis_name,
-        document_id=ask.document_id,
-        edxml_document_id=receipt_edxml_id(result.packet),
-        sender_code=result.packet.sender,
-        packet_sha256=result.packet_sha256,
-        verdict=result.verdict.outcome.value,
-        received_at=at.astimezone(UTC),
-        issued_at=datetime.now(UTC),  # the worker's clock: when it was signed
-    )
-    return replace(result, receipt=sign_receipt(receipt, signer))
-
-
 _FROM_XPATH = etree.XPath(
     "string(/*[local-name()='edXML']/*[local-name()='edXMLEnvelope']"
     "/*[local-name()='edXMLHeader']/*[local-name()='MessageHeader' or local-name()='Status']"
@@ -325,35 +263,17 @@ class _Worker:
 
     settings: AnalysisSettings | None = None
     cache: PathCache | None = None
-    signer: AxisSigner | None = None
 
 
-def _init_worker(
-    settings: AnalysisSettings, config: Config | None, signer_sha256: str | None
-) -> None:
+def _init_worker(settings: AnalysisSettings) -> None:
     _Worker.settings = settings
     _Worker.cache = PathCache()
-    if config is not None and signer_sha256 is not None:
-        signer = load_axis_signer(config)
-        # the files changed since the daemon read them: sign nothing rather than differ
-        _Worker.signer = signer if signer and signer.cert_sha256 == signer_sha256 else None
     settle_heap()
 
 
-def _analyze_in_worker(body: bytes, at: datetime, ask: ReceiptAsk | None) -> Analysis:
+def _analyze_in_worker(body: bytes, at: datetime) -> Analysis:
     assert _Worker.settings is not None, "worker not initialised"
-    return analyze_and_sign(
-        body, _Worker.settings, at, _Worker.cache, signer=_Worker.signer, ask=ask
-    )
-
-
-def _sign_in_worker(receipt: Receipt) -> bytes:
-    if _Worker.signer is None:
-        raise ConfigError(
-            "This worker could not load the axis's signing key (audit.cert/audit.key).",
-            code="config.audit-key",
-        )
-    return sign_receipt(receipt, _Worker.signer)
+    return analyze(body, _Worker.settings, at, _Worker.cache)
 
 
 def default_workers() -> int:
@@ -365,13 +285,10 @@ def default_workers() -> int:
 
 
 class Analyzer:
-    """Runs :func:`analyze` (and receipt signing) off the event loop.
+    """Runs :func:`analyze` off the event loop.
 
     ``workers = 0``: in this process, on a small thread pool. ``workers > 0``: that many
-    worker processes (:class:`axis.procpool.ProcessPool`). ``config``/``signer`` enable
-    receipt signing in the workers (the workers load the key from ``config.audit``;
-    ``signer`` is the daemon's copy, used to check that they loaded the same
-    certificate, and to sign in-process).
+    worker processes (:class:`axis.procpool.ProcessPool`).
     """
 
     def __init__(
@@ -379,14 +296,11 @@ class Analyzer:
         settings: AnalysisSettings,
         *,
         workers: int = 0,
-        config: Config | None = None,
-        signer: AxisSigner | None = None,
         executor: Executor | None = None,
         cache: PathCache | None = None,
     ) -> None:
         self.settings = settings
         self.workers = workers
-        self.signer = signer
         self.cache = cache if cache is not None else PathCache()
         self._threads = executor or ThreadPoolExecutor(
             max_workers=4, thread_name_prefix="axis-verify"
@@ -396,8 +310,8 @@ class Analyzer:
             self._processes = ProcessPool(
                 workers,
                 initializer=_init_worker,
-                initargs=(settings, config, signer.cert_sha256 if signer else None),
-                preload=["axis.analysis", "axis.receipts"],
+                initargs=(settings,),
+                preload=["axis.analysis"],
             )
 
     async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
@@ -411,28 +325,11 @@ class Analyzer:
             return set()
         return await self._processes.start()
 
-    async def analyze(self, body: bytes, at: datetime, ask: ReceiptAsk | None = None) -> Analysis:
-        """:func:`analyze` of ``body``; with ``ask`` (and a signing key) an accepted
-        packet's receipt is signed in the same call (``Analysis.receipt``)."""
-        if self.signer is None:
-            ask = None
+    async def analyze(self, body: bytes, at: datetime) -> Analysis:
+        """:func:`analyze` of ``body`` in a worker (or a thread of this process)."""
         if self._processes is None:
-            return await self._in_thread(
-                partial(analyze_and_sign, signer=self.signer, ask=ask),
-                body,
-                self.settings,
-                at,
-                self.cache,
-            )
-        return await self._processes.call(_analyze_in_worker, body, at, ask)
-
-    async def sign_receipt(self, receipt: Receipt) -> bytes:
-        """The receipt signed by the axis key (``signer`` must be set)."""
-        if self.signer is None:
-            raise ConfigError("The axis has no signing key (audit.cert).", code="config.audit-key")
-        if self._processes is None:
-            return await asyncio.to_thread(sign_receipt, receipt, self.signer)
-        return await self._processes.call(_sign_in_worker, receipt)
+            return await self._in_thread(analyze, body, self.settings, at, self.cache)
+        return await self._processes.call(_analyze_in_worker, body, at)
 
     async def aclose(self) -> None:
         """Stop the workers (each exits once its socket closes) and the threads."""

@@ -31,6 +31,7 @@ from axis.eventloop import settle_heap
 from axis.hops import hops_of_answer
 from axis.intake import Caller, Intake, IntakeSettings
 from axis.national import NationalRuntime
+from axis.receipts import ReceiptBatcher
 from axis.store import InboxItem, NewSystem, Store, System, open_configured_store
 from axis_errors import ConfigError, InputError
 from certs.profiles import load_profile
@@ -136,6 +137,8 @@ class Services:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     #: the axis's own key and certificate ([audit]): signs audit heads and receipts
     axis_signer: AxisSigner | None = None
+    #: signs receipts in batches with ``axis_signer`` (None without one)
+    receipts: ReceiptBatcher | None = None
     #: the delivery engine (push, and national once its transport is plugged in)
     delivery: DeliveryEngine | None = None
     #: the national axis link (``national.endpoint`` set): its transport serves the route
@@ -302,8 +305,6 @@ async def build_services(
     analyzer = Analyzer(  # verification and reading: worker processes (0: threads here)
         settings.analysis(),
         workers=default_workers() if workers is None else workers,
-        config=config,
-        signer=axis_signer,
         cache=PathCache(),
     )
     real_clock = clock or (lambda: datetime.now(UTC))
@@ -324,6 +325,7 @@ async def build_services(
         intake=intake,
         clock=real_clock,
         axis_signer=axis_signer,
+        receipts=ReceiptBatcher(axis_signer, real_clock) if axis_signer else None,
         delivery=delivery,
         national=national_link,
     )

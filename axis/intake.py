@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from axis.analysis import AnalysisSettings, Analyzer, ReceiptAsk, claimed_sender
+from axis.analysis import AnalysisSettings, Analyzer, claimed_sender
 from axis.credentials import may_act_for
 from axis.directory import DEFAULT_ROUTES, Agency, RouteRule, match_route, resolve_recipient
 from axis.hops import Hop, append_hop
@@ -90,8 +90,6 @@ class Accepted:
     #: what the commit stored, for a receipt without reading it back (a new packet only;
     #: None for a duplicate, whose stored original is what a receipt must describe)
     stored: StoredFacts | None = None
-    #: the signed receipt of a new packet, made with its analysis (``receipt_from``)
-    receipt: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -139,13 +137,8 @@ class Intake:
         channel: Channel,
         claimed_from: str | None = None,
         hops: Sequence[Hop] = (),
-        receipt_from: tuple[str, str] | None = None,
     ) -> Accepted:
         """Accept ``body`` from ``caller`` or raise a recorded refusal.
-
-        ``receipt_from`` (the axis's OrganId and name): sign the new packet's receipt
-        with its analysis (``Accepted.receipt``; None for a duplicate, whose receipt
-        describes the stored original).
 
         ``claimed_from`` is the sender a protocol names outside the packet (VXP's signed
         ``from``); when given it must equal From/OrganId. ``hops`` are the axes the packet
@@ -158,10 +151,8 @@ class Intake:
         now = self.clock()
         sender: str | None = None
         verdict_label: str | None = None
-        document_id = new_document_id()
-        ask = ReceiptAsk(document_id, *receipt_from) if receipt_from is not None else None
         try:
-            analysis = await self.analyzer.analyze(body, now, ask)
+            analysis = await self.analyzer.analyze(body, now)
             verdict = analysis.verdict
             if verdict is not None:
                 verdict_label = verdict.outcome.value
@@ -202,10 +193,7 @@ class Intake:
                 hops=trace,
                 sha256=analysis.packet_sha256,
                 attachments=analysis.attachments,
-                document_id=document_id,
             )
-            if accepted.created and analysis.receipt is not None:
-                accepted = replace(accepted, receipt=analysis.receipt)
         except AxisError as exc:
             await self._record_refusal(exc, sender, verdict_label, caller, now)
             self.observer.refused(exc.code, verdict_label, channel)
@@ -329,7 +317,6 @@ class Intake:
         hops: Sequence[Hop] = (),
         sha256: str | None = None,
         attachments: tuple[AttachmentVerdict, ...] = (),
-        document_id: str | None = None,
     ) -> Accepted:
         deliveries, notes = plan
         sha256 = sha256 or hashlib.sha256(body).hexdigest()
@@ -352,7 +339,7 @@ class Intake:
             subject = packet.description
             code_number = code_notation = None
         new = NewPacket(
-            document_id=document_id or new_document_id(),
+            document_id=new_document_id(),
             kind=kind,
             sender_code=packet.sender,
             sender_tier=sender_agency.tier if sender_agency else None,

@@ -1,7 +1,6 @@
 """The pure analysis of a packet (axis.analysis) and its pool of worker processes: a
 worker answers exactly what the daemon's own process answers (verdicts, packets without
-attachment payloads, refusals with their class, code and details), and a receipt signed
-by a worker verifies with the axis certificate."""
+attachment payloads, refusals with their class, code and details)."""
 
 from __future__ import annotations
 
@@ -19,12 +18,10 @@ import pytest
 
 from axis.analysis import Analysis, Analyzer, analyze
 from axis.app import load_trust, parse_limits, policy_from_config
-from axis.auditsign import load_axis_signer
 from axis.config import load_config
 from axis.demodata import AGENCIES, PROVINCE, SYSTEMS
 from axis.devsetup import DevDeployment, create_dev_deployment
 from axis.intake import IntakeSettings
-from axis.receipts import Receipt, verify_receipt
 from axis_errors import ConfigError, PacketError, XmlError
 from edxml.builder import build_document
 from edxml.model import DocumentPacket
@@ -55,10 +52,7 @@ async def settings(deployment: DevDeployment) -> IntakeSettings:
 
 @pytest.fixture
 async def pool(deployment: DevDeployment, settings: IntakeSettings) -> AsyncIterator[Analyzer]:
-    config = deployment.config
-    analyzer = Analyzer(
-        settings.analysis(), workers=1, config=config, signer=load_axis_signer(config)
-    )
+    analyzer = Analyzer(settings.analysis(), workers=1)
     await analyzer.start()
     yield analyzer
     await analyzer.aclose()
@@ -132,24 +126,6 @@ async def test_a_worker_process_answers_what_this_process_answers(
         if here.refused is not None:
             assert there.refused is not None
             assert type(there.refused.error()) is type(here.refused.error()), name
-
-
-async def test_a_worker_signs_receipts_with_the_axis_key(
-    deployment: DevDeployment, pool: Analyzer
-) -> None:
-    receipt = Receipt(
-        axis_organ_id=deployment.config.axis.organ_id,
-        axis_name=deployment.config.axis.name,
-        document_id="01JTEST",
-        edxml_document_id="101/UBND-VP",
-        sender_code=PROVINCE,
-        packet_sha256="cd" * 32,
-        verdict="valid",
-        received_at=NOW,
-        issued_at=NOW,
-    )
-    data = await pool.sign_receipt(receipt)
-    assert verify_receipt(data, deployment.pki.issued(deployment.pki.axis).cert) == receipt
 
 
 def test_workers_is_a_count_or_zero(tmp_path: Path) -> None:

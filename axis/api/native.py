@@ -116,15 +116,10 @@ async def send_packet(request: web.Request) -> web.Response:
     require_role(caller, "agency", "admin")
     svc = services(request)
     body = await read_body(request, svc.config.server.max_body_bytes)
-    axis = svc.config.axis
-    accepted = await svc.intake.submit(
-        body, caller, channel="native", receipt_from=(axis.organ_id, axis.name)
-    )
-    # signed by the axis (XML): with the analysis for a new packet, handed out only now
-    # that it is committed; a duplicate's describes the stored original (read back)
-    receipt = accepted.receipt
-    if receipt is None:
-        receipt = await issue_receipt(svc, accepted.document_id, accepted.stored)
+    accepted = await svc.intake.submit(body, caller, channel="native")
+    # signed by the axis (XML) now that it is committed, in one batch with the other
+    # packets of its group commit; a duplicate's describes the stored original
+    receipt = await issue_receipt(svc, accepted.document_id, accepted.stored)
     return json_response(
         accepted.answer
         | {

@@ -7,6 +7,8 @@
 - ``axis audit export --from DAY --to DAY -o FILE``: a self-contained archive
   (:mod:`axis.auditarchive`) that a third party verifies with ``--archive``.
 - ``axis audit sign-head``: sign the chain head now with ``audit.key``.
+- ``axis audit receipt FILE [--cert PEM]``: check a receipt the axis signed (its batch
+  signature and its own audit path) and print what it says; exit 0: valid, 1: not.
 - ``axis audit reverify --from DAY --to DAY [--at received|now]``: verify stored packets
   again with today's trust material and list verdicts that would change (exit 1 if
   any); resumable (see :mod:`axis.reverify`).
@@ -34,9 +36,10 @@ from axis.auditarchive import ArchiveInfo, verify_archive, write_archive
 from axis.auditchain import ChainReport
 from axis.auditsign import axis_certificates, load_axis_signer, sign_head_now
 from axis.commands._deployment import add_config_argument, config_from_args
+from axis.receipts import verify_receipt
 from axis.store import VN_TZ, Store, open_configured_store
 from axis.store import audit as store_audit
-from axis_errors import InputError
+from axis_errors import AxisError, InputError
 from signing.trust import load_certificates
 
 __all__ = ["day_bounds", "parse_day", "progress_bar", "register"]
@@ -117,6 +120,18 @@ def register(subparsers: Any) -> None:
     add_config_argument(p)
     p.set_defaults(func=_sign_head)
 
+    p = sub.add_parser("receipt", help="check a receipt the axis signed and print what it says")
+    add_config_argument(p)
+    p.add_argument("file", type=Path, metavar="FILE", help="the receipt (XML)")
+    p.add_argument(
+        "--cert",
+        type=Path,
+        metavar="PEM",
+        help="the axis certificate (default: audit.cert of the configuration)",
+    )
+    p.add_argument("--json", action="store_true", help="print the receipt's facts as JSON")
+    p.set_defaults(func=_receipt)
+
     p = sub.add_parser(
         "reverify",
         help="verify stored packets again with today's trust material; list changed verdicts",
@@ -175,6 +190,52 @@ def _load_pins(paths: list[Path]) -> list[x509.Certificate]:
                 f"Cannot read {path}: {exc.strerror}.", code="input.unreadable"
             ) from exc
     return out
+
+
+def _receipt(args: argparse.Namespace) -> int:
+    if args.cert is not None:
+        certs = _load_pins([args.cert])
+    else:
+        certs = list(axis_certificates(config_from_args(args))[:1])
+    if not certs:
+        raise InputError(
+            "No axis certificate: give --cert PEM or a configuration with audit.cert.",
+            code="input.no-cert",
+        )
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        raise InputError(
+            f"Cannot read {args.file}: {exc.strerror}.", code="input.unreadable"
+        ) from exc
+    try:
+        receipt = verify_receipt(data, certs[0])
+    except AxisError as exc:
+        if args.json:
+            print(json.dumps({"valid": False, "code": exc.code, "message": exc.message}))
+        else:
+            print(f"INVALID: {exc.message}")
+        return 1
+    facts = {
+        "valid": True,
+        "axis": {"organ_id": receipt.axis_organ_id, "name": receipt.axis_name},
+        "document_id": receipt.document_id,
+        "edxml_document_id": receipt.edxml_document_id,
+        "from": receipt.sender_code,
+        "packet_sha256": receipt.packet_sha256,
+        "verdict": receipt.verdict,
+        "received_at": receipt.received_at.isoformat(),
+        "issued_at": receipt.issued_at.isoformat(),
+    }
+    if args.json:
+        print(json.dumps(facts, ensure_ascii=False, indent=2))
+        return 0
+    print(f"Valid receipt of {receipt.axis_name} ({receipt.axis_organ_id}):")
+    for key in ("document_id", "edxml_document_id", "from", "packet_sha256", "verdict"):
+        print(f"  {key:18} {facts[key]}")
+    print(f"  {'received_at':18} {facts['received_at']}")
+    print(f"  {'issued_at':18} {facts['issued_at']}")
+    return 0
 
 
 def _verify(args: argparse.Namespace) -> int:
