@@ -20,6 +20,7 @@ from axis.auditsign import AxisSigner, load_axis_signer, sign_head_now
 from axis.config import Config, load_config
 from axis.directory import Agency, Tier
 from axis.store import NewDelivery, NewPacket, Refusal, Store, dedup_key, open_configured_store
+from axis.store.packetfiles import packet_dir
 from certs.pki import issue_signing_cert, make_root_ca
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -206,6 +207,21 @@ class Db:
         finally:
             await conn.close()
 
+    async def alter_packet(self, document_id: str, forged: bytes) -> bytes:
+        """Change a stored packet's bytes where they are (PostgreSQL: the row; SQLite:
+        its segment file, overwritten in place from the start); the bytes now stored."""
+        if not self.url.startswith("sqlite"):
+            await self.execute(
+                "UPDATE packets SET data = $1 WHERE document_id = $2", forged, document_id
+            )
+            return forged
+        ((segment, offset, length),) = await self.fetch(
+            "SELECT file_segment, file_offset, file_length FROM packets WHERE document_id = $1",
+            document_id,
+        )
+        path = packet_dir(Path(self.url.split("///", 1)[1])) / f"{segment:08d}.seg"
+        return _overwrite(path, offset, length, forged)
+
     async def fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
         if self.url.startswith("sqlite"):
             path = self.url.split("///", 1)[1]
@@ -219,6 +235,15 @@ class Db:
             return [tuple(r) for r in await conn.fetch(sql, *args)]
         finally:
             await conn.close()
+
+
+def _overwrite(path: Path, offset: int, length: int, forged: bytes) -> bytes:
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        altered = forged + f.read(length)[len(forged) :]
+        f.seek(offset)
+        f.write(altered)
+    return altered
 
 
 def sha256(data: bytes) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import zipfile
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from axis.store import open_configured_store
 from axis.store import schema as t
 from axis.store.audit import verify_store
 from axis.store.models import utcnow
+from axis.store.packetfiles import packet_dir
 from tests.audit_support import Db, Filled, filled, sha256
 from tests.conftest import fresh_pg_database, pg_url
 
@@ -221,11 +223,11 @@ async def test_verify_finds_altered_packets_and_documents(
         doc_a, doc_b = dep.document_ids[2], dep.document_ids[4]
         forged = b"<edXML>forged</edXML>"
         # 1. the bytes changed, the recorded hash not
-        await db.execute("UPDATE packets SET data = $1 WHERE document_id = $2", forged, doc_a)
+        await db.alter_packet(doc_a, forged)
         # 2. bytes and the document's hash changed together: the events still say otherwise
-        await db.execute("UPDATE packets SET data = $1 WHERE document_id = $2", forged, doc_b)
+        altered = await db.alter_packet(doc_b, forged)
         await db.execute(
-            "UPDATE documents SET packet_sha256 = $1 WHERE id = $2", sha256(forged), doc_b
+            "UPDATE documents SET packet_sha256 = $1 WHERE id = $2", sha256(altered), doc_b
         )
         code, report = await asyncio.to_thread(_verify, dep, capsys)
         assert code == 1
@@ -236,6 +238,25 @@ async def test_verify_finds_altered_packets_and_documents(
         code, report = await asyncio.to_thread(_verify, dep, capsys, "--no-packets")
         assert code == 1
         assert {p["document_id"] for p in report["problems"]} == {doc_b}
+
+
+async def test_verify_finds_packet_bytes_cut_from_the_segment_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SQLite keeps packet bytes in segment files: a file cut short (or lost in a backup
+    that copied only the database) leaves packets whose bytes are gone."""
+    dep = await filled(tmp_path)
+    rows = await Db(dep.config).fetch(
+        "SELECT document_id, file_offset FROM packets ORDER BY file_offset"
+    )
+    assert dep.config.database.url.startswith("sqlite")
+    segment = packet_dir(Path(dep.config.database.url.split("///", 1)[1])) / "00000001.seg"
+    cut_at = int(rows[-2][1]) + 1  # the last two packets lose their bytes
+    os.truncate(segment, cut_at)
+    code, report = await asyncio.to_thread(_verify, dep, capsys)
+    assert code == 1
+    found = {(p["kind"], p["document_id"]) for p in report["problems"]}
+    assert found == {("packet-missing", rows[-2][0]), ("packet-missing", rows[-1][0])}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -99,12 +99,70 @@ async def test_sqlite_file_is_created_with_wal_and_reopens(tmp_path: Path) -> No
     await store.close()
     with sqlite3.connect(db) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
     store = await open_store(f"sqlite+aiosqlite:///{db}")  # schema exists: no error
     try:
         assert await store.get_agency(PROVINCE) == DIRECTORY[0]
     finally:
         await store.close()
+
+
+async def test_sqlite_keeps_packet_bytes_in_segment_files_beside_the_database(
+    tmp_path: Path,
+) -> None:
+    """The bytes go to ``axis.db-packets/`` (one append per group commit), the row says
+    where, and the store reads them back; the database file never holds them."""
+    db = tmp_path / "axis.db"
+    store = await open_store(f"sqlite+aiosqlite:///{db}")
+    try:
+        await store.upsert_agencies(DIRECTORY)
+        bodies = [os.urandom(3000) + b"<edXML/>" for _ in range(5)]
+        done = await asyncio.gather(
+            *(store.commit_packet(packet(doc_id=f"D{i}", data=b)) for i, b in enumerate(bodies))
+        )
+        for c, body in zip(done, bodies, strict=True):
+            assert await store.get_packet(c.document_id) == body
+    finally:
+        await store.close()
+    segments = sorted((tmp_path / "axis.db-packets").iterdir())
+    assert [p.name for p in segments] == ["00000001.seg"]
+    assert segments[0].read_bytes() == b"".join(bodies)  # arrival order, nothing else
+    with sqlite3.connect(db) as raw:
+        rows = raw.execute(
+            "SELECT length(data), file_segment, file_length FROM packets ORDER BY file_offset"
+        ).fetchall()
+    assert rows == [(0, 1, len(b)) for b in bodies]
+    for name in ("axis.db", "axis.db-wal"):
+        path = tmp_path / name
+        assert not path.exists() or bodies[0][:64] not in path.read_bytes()
+
+
+async def test_a_version_1_database_is_upgraded_and_its_packets_still_read(
+    tmp_path: Path,
+) -> None:
+    """Version 1 kept the bytes in packets.data and had no file_* columns: opening it
+    adds them, old packets read from the row, new ones go to the segment files."""
+    db = tmp_path / "axis.db"
+    store = await open_store(f"sqlite+aiosqlite:///{db}")
+    await store.upsert_agencies(DIRECTORY)
+    old = await store.commit_packet(packet(doc_id="OLD", data=b"<old packet/>"))
+    await store.close()
+    with sqlite3.connect(db) as raw:  # make it what version 1 wrote
+        raw.execute("UPDATE packets SET data = ?", (b"<old packet/>",))
+        for column in ("file_segment", "file_offset", "file_length"):
+            raw.execute(f"ALTER TABLE packets DROP COLUMN {column}")
+        raw.execute("UPDATE schema_version SET version = 1")
+    (tmp_path / "axis.db-packets" / "00000001.seg").unlink()
+    store = await open_store(f"sqlite+aiosqlite:///{db}")
+    try:
+        assert await store.get_packet(old.document_id) == b"<old packet/>"
+        new = await store.commit_packet(packet(doc_id="NEW", data=b"<new packet/>"))
+        assert await store.get_packet(new.document_id) == b"<new packet/>"
+    finally:
+        await store.close()
+    assert (tmp_path / "axis.db-packets" / "00000001.seg").read_bytes() == b"<new packet/>"
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("SELECT max(version) FROM schema_version").fetchone() == (2,)
 
 
 async def test_schema_newer_than_code_is_refused(tmp_path: Path) -> None:

@@ -41,6 +41,7 @@ from axis.auditchain import (
     sign_head,
 )
 from axis.store import schema as t
+from axis_errors import StoreError
 
 if TYPE_CHECKING:
     from axis.store.store import Store
@@ -385,7 +386,7 @@ async def _check_packet_bytes(
     after = ""
     while True:
         q = (
-            sa.select(d.id, d.packet_sha256, p.data)
+            sa.select(d.id, d.packet_sha256, p.document_id, *store.PACKET_COLUMNS)
             .select_from(t.documents.outerjoin(t.packets, p.document_id == d.id))
             .where(d.id > after)
             .order_by(d.id)
@@ -393,8 +394,14 @@ async def _check_packet_bytes(
         )
         async with store._read() as conn:
             rows = (await conn.execute(q)).all()
-        for document_id, expected, data in rows:
+        for document_id, expected, stored, *where in rows:
             verifier.report.documents_checked += 1
+            data = None
+            if stored is not None:
+                try:
+                    data = store.packet_bytes(*where)
+                except StoreError:  # a row pointing into a segment file that lacks it
+                    data = None
             if data is None:
                 verifier.problem(
                     "packet-missing",
@@ -457,7 +464,9 @@ async def packets_between(
     keyset ``after``: one short read transaction per call."""
     d, p = t.documents.c, t.packets.c
     q = (
-        sa.select(d.id, d.sender_code, d.received_at, d.verdict, d.signer_subject, p.data)
+        sa.select(
+            d.id, d.sender_code, d.received_at, d.verdict, d.signer_subject, *store.PACKET_COLUMNS
+        )
         .select_from(t.documents.join(t.packets, p.document_id == d.id))
         .order_by(d.received_at, d.id)
         .limit(limit)
@@ -472,7 +481,7 @@ async def packets_between(
         )
     async with store._read() as conn:
         rows = (await conn.execute(q)).all()
-    return [StoredPacket(r[0], r[1], r[2], r[3], r[4], bytes(r[5])) for r in rows]
+    return [StoredPacket(r[0], r[1], r[2], r[3], r[4], store.packet_bytes(*r[5:9])) for r in rows]
 
 
 async def load_cursor(store: Store, name: str) -> dict[str, Any] | None:

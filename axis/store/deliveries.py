@@ -453,7 +453,7 @@ async def claim_due(
                     d.c.created_at,
                     d.c.requeued_at,
                     d.c.next_attempt_at,
-                    pkt.data,
+                    *store.PACKET_COLUMNS,
                 )
                 .select_from(
                     t.deliveries.join(t.documents, doc.id == d.c.document_id).join(
@@ -478,7 +478,7 @@ async def claim_due(
             attempts=r[7],
             destination=NATIONAL if route == NATIONAL else dest_of[r[5]],
         )
-        out.append(Claim(job, bytes(r[11]), r[9] or r[8]))
+        out.append(Claim(job, store.packet_bytes(*r[11:15]), r[9] or r[8]))
     return out
 
 

@@ -9,7 +9,9 @@ Conventions:
 - ``counters`` has no nullable key column: an unknown agency, tier or verdict is the
   empty string there (``CounterRow`` turns it back into ``None``).
 - The original packet bytes live in ``packets``, apart from ``documents``, so that list
-  queries never read blobs.
+  queries never read blobs. On SQLite they live in segment files beside the database
+  (``axis.store.packetfiles``): the row then says where (``file_*``) and ``data`` is
+  empty.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2  # 2: packets.file_* (packet bytes in segment files)
 
 metadata = sa.MetaData(
     naming_convention={
@@ -179,7 +181,18 @@ packets = sa.Table(
         sa.ForeignKey("documents.id", ondelete="CASCADE"),
         primary_key=True,
     ),
-    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),  # empty when file_segment is set
+    # where the bytes are when they are in a segment file (SQLite: axis.store.packetfiles)
+    sa.Column("file_segment", sa.Integer),
+    sa.Column("file_offset", sa.BigInteger),
+    sa.Column("file_length", sa.BigInteger),
+)
+
+#: what version 1 databases lack, added by ``ALTER TABLE`` when one is opened
+PACKET_FILE_COLUMNS: Final = (
+    ("file_segment", "INTEGER"),
+    ("file_offset", "BIGINT"),
+    ("file_length", "BIGINT"),
 )
 
 DELIVERY_STATES = ("pending", "fetched", "acked", "failed", "dead")

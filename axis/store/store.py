@@ -69,6 +69,7 @@ from axis.store.models import (
     counter_day,
     utcnow,
 )
+from axis.store.packetfiles import PacketFiles, packet_dir
 from axis.store.sigcounts import count_signatures
 from axis.store.upserts import add_counts_upsert
 from axis_errors import AxisError, ConfigError, InputError, NotFoundError, StoreError
@@ -136,8 +137,11 @@ class Store:
         group_commit: bool = True,
         quick: _QuickReads | None = None,
         batch_writer: sa.Engine | None = None,
+        packet_files: PacketFiles | None = None,
     ) -> None:
         self._read_engine = read_engine
+        # SQLite: the original bytes go to segment files (axis.store.packetfiles)
+        self._packet_files = packet_files
         # SQLite: group commits run in ONE thread hop on this synchronous connection
         # (see _commit_batch) instead of one aiosqlite round trip per statement.
         self._batch_writer = batch_writer
@@ -178,6 +182,8 @@ class Store:
             self._quick.dispose()
         if self._batch_writer is not None:
             self._batch_writer.dispose()
+        if self._packet_files is not None:
+            self._packet_files.close()
 
     async def __aenter__(self) -> Store:
         return self
@@ -670,6 +676,28 @@ class Store:
 
     # --- packets -----------------------------------------------------------------------
 
+    #: what a reader selects from ``packets`` to get a packet's bytes (:meth:`packet_bytes`)
+    PACKET_COLUMNS: Final = (
+        t.packets.c.data,
+        t.packets.c.file_segment,
+        t.packets.c.file_offset,
+        t.packets.c.file_length,
+    )
+
+    def packet_bytes(
+        self, data: bytes | None, segment: int | None, offset: int | None, length: int | None
+    ) -> bytes:
+        """A packet's original bytes from its ``PACKET_COLUMNS`` (in the row, or in a
+        segment file). ``StoreError`` ``store.packet-missing`` if the file lacks them."""
+        if segment is None:
+            return bytes(data or b"")
+        if self._packet_files is None or offset is None or length is None:
+            raise StoreError(
+                "A packet's bytes are in a segment file this store does not keep.",
+                code="store.packet-missing",
+            )
+        return self._packet_files.read(segment, offset, length)
+
     async def _find_dups(self, conn: AsyncConnection, keys: Sequence[str]) -> dict[str, Committed]:
         """The stored packets among these dedup keys, by key."""
         found: dict[str, Committed] = {}
@@ -699,6 +727,11 @@ class Store:
         """
         if self._batcher is not None:
             return await self._batcher.submit(p)
+        if self._batch_writer is not None:  # SQLite without group commit: a batch of one
+            result = (await self._commit_batch([p]))[0]
+            if isinstance(result, BaseException):
+                raise result
+            return result
         async with self._write() as conn:
             return await self._commit_one(conn, p)
 
@@ -751,7 +784,11 @@ class Store:
         try:
             with self._batch_writer.begin() as sync_conn:  # BEGIN IMMEDIATE ... COMMIT
                 conn = cast(AsyncConnection, _SyncAsAsync(sync_conn))
-                return _run_without_loop(self._commit_batch_in(conn, packets))
+                results = _run_without_loop(self._commit_batch_in(conn, packets))
+                if self._packet_files is not None:
+                    # the bytes are durable before the rows that point at them commit
+                    self._packet_files.sync()
+                return results
         except sa.exc.SQLAlchemyError as exc:
             raise _store_error(exc) from exc
 
@@ -849,9 +886,21 @@ class Store:
         self, conn: AsyncConnection, new: Sequence[tuple[NewPacket, str | None]]
     ) -> None:
         """Bytes, deliveries, counters and events of packets whose documents rows exist."""
-        await conn.execute(
-            t.packets.insert(), [{"document_id": p.document_id, "data": p.data} for p, _ in new]
-        )
+        if self._packet_files is not None:  # SQLite: appended to a segment file, one write
+            places = self._packet_files.append([p.data for p, _ in new])
+            packet_rows = [
+                {
+                    "document_id": p.document_id,
+                    "data": b"",
+                    "file_segment": segment,
+                    "file_offset": offset,
+                    "file_length": len(p.data),
+                }
+                for (p, _), (segment, offset) in zip(new, places, strict=True)
+            ]
+        else:
+            packet_rows = [{"document_id": p.document_id, "data": p.data} for p, _ in new]
+        await conn.execute(t.packets.insert(), packet_rows)
         wanted: list[list[NewDelivery]] = []
         delivery_rows: list[dict[str, Any]] = []
         for p, _ in new:
@@ -1104,11 +1153,14 @@ class Store:
         addressed to these agencies."""
         async with self._write() as conn:
             item = await self._addressed_item(conn, delivery_id, agency_codes)
-            data = (
+            stored = (
                 await conn.execute(
-                    sa.select(t.packets.c.data).where(t.packets.c.document_id == item.document_id)
+                    sa.select(*self.PACKET_COLUMNS).where(
+                        t.packets.c.document_id == item.document_id
+                    )
                 )
-            ).scalar_one()
+            ).one()
+            data = self.packet_bytes(*stored)
             if item.state == "pending":
                 now = self._now()
                 await conn.execute(
@@ -1294,18 +1346,18 @@ class Store:
     async def get_packet(self, document_id: str) -> bytes:
         """The original bytes of a stored packet (no access check)."""
         async with self._read() as conn:
-            data = (
+            stored = (
                 await conn.execute(
-                    sa.select(t.packets.c.data).where(t.packets.c.document_id == document_id)
+                    sa.select(*self.PACKET_COLUMNS).where(t.packets.c.document_id == document_id)
                 )
-            ).scalar()
-        if data is None:
+            ).first()
+        if stored is None:
             raise NotFoundError(
                 f"Document {document_id} does not exist.",
                 code="documents.not-found",
                 details={"document_id": document_id},
             )
-        return bytes(data)
+        return self.packet_bytes(*stored)
 
     async def find_document(
         self, sender_code: str, edxml_document_id: str, *, kind: str = "document"
@@ -1864,6 +1916,7 @@ async def open_store(
         )
         _sqlite_events(batch_writer, writer=True)
         install_audit_chain(batch_writer)
+        packet_files: PacketFiles | None = PacketFiles(packet_dir(Path(db)))
     elif backend == "postgresql":
         connect_args: dict[str, Any] = {}
         if schema is not None:
@@ -1892,6 +1945,7 @@ async def open_store(
         read_engine = write_engine
         quick = None
         batch_writer = None
+        packet_files = None
     else:
         raise ConfigError(
             f"database.url uses {backend!r}; Axis supports sqlite+aiosqlite and "
@@ -1908,6 +1962,7 @@ async def open_store(
         group_commit=group_commit,
         quick=quick,
         batch_writer=batch_writer,
+        packet_files=packet_files,
     )
     try:
         await _create_schema(store, write_engine, now())
@@ -1934,6 +1989,12 @@ async def _create_schema(store: Store, engine: AsyncEngine, now: datetime) -> No
                     t.schema_version.insert(),
                     {"version": t.SCHEMA_VERSION, "applied_at": now},
                 )
+            elif version < t.SCHEMA_VERSION:
+                await _upgrade(conn, version)
+                await conn.execute(
+                    t.schema_version.insert(),
+                    {"version": t.SCHEMA_VERSION, "applied_at": now},
+                )
             elif version > t.SCHEMA_VERSION:
                 raise StoreError(
                     f"The database schema is version {version}; this Axis knows "
@@ -1942,3 +2003,11 @@ async def _create_schema(store: Store, engine: AsyncEngine, now: datetime) -> No
                 )
     except sa.exc.SQLAlchemyError as exc:
         raise _store_error(exc) from exc
+
+
+async def _upgrade(conn: AsyncConnection, version: int) -> None:
+    """Bring a database of an older schema version to this one (in the caller's
+    transaction; nothing stored is rewritten)."""
+    if version < 2:  # 2: where a packet's bytes are when they are in a segment file
+        for name, sql_type in t.PACKET_FILE_COLUMNS:
+            await conn.exec_driver_sql(f"ALTER TABLE packets ADD COLUMN {name} {sql_type}")
