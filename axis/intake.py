@@ -20,7 +20,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -90,6 +90,17 @@ class Accepted:
     #: what the commit stored, for a receipt without reading it back (a new packet only;
     #: None for a duplicate, whose stored original is what a receipt must describe)
     stored: StoredFacts | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Where a packet goes: one delivery per distinct recipient, notes for the trace
+    (successors), and whether the delivery engine has work in it (a national route or
+    a target that receives by push; pull inboxes are not its business)."""
+
+    deliveries: tuple[NewDelivery, ...]
+    notes: tuple[str, ...]
+    wakes_engine: bool
 
 
 @dataclass(frozen=True)
@@ -229,7 +240,7 @@ class Intake:
 
     async def _plan(
         self, packet: DocumentPacket | StatusPacket, channel: Channel = "native"
-    ) -> tuple[tuple[NewDelivery, ...], tuple[str, ...]]:
+    ) -> Plan:
         """One delivery per recipient; unknown or unroutable codes refuse the packet.
 
         A code the directory knows as closed goes to its successor first, and the route
@@ -244,6 +255,7 @@ class Intake:
         notes: list[str] = []
         unknown: list[str] = []
         not_local: list[str] = []
+        engine = False  # national, or a target that receives by push
         for code in recipients:
             resolved = await self._resolve(code)
             routed = resolved[0].code if resolved is not None else code
@@ -256,6 +268,7 @@ class Intake:
                     continue
                 via_codes = resolved[1] if resolved is not None else ()
                 deliveries.append(NewDelivery(code, routed, "national", None, via_codes))
+                engine = True
                 continue
             if resolved is None:
                 unknown.append(code)
@@ -267,6 +280,7 @@ class Intake:
                     + (f" (via {' → '.join(via[1:])})" if len(via) > 1 else "")
                 )
             deliveries.append(NewDelivery(code, target.code, "local", target.tier, via))
+            engine = engine or target.delivery_mode == "push"
         if not_local:
             raise PacketError(
                 "Recipient(s) not local to this axis and no national axis is configured: "
@@ -286,7 +300,7 @@ class Intake:
                 code="route.no-local-recipient",
                 details={"recipients": list(recipients)},
             )
-        return tuple(deliveries), tuple(notes)
+        return Plan(tuple(deliveries), tuple(notes), engine)
 
     async def _resolve(self, code: str) -> tuple[Agency, tuple[str, ...]] | None:
         """The active agency a code reaches (following successors), or None if unknown."""
@@ -313,12 +327,12 @@ class Intake:
         body: bytes,
         caller: Caller,
         now: datetime,
-        plan: tuple[tuple[NewDelivery, ...], tuple[str, ...]],
+        plan: Plan,
         hops: Sequence[Hop] = (),
         sha256: str | None = None,
         attachments: tuple[AttachmentVerdict, ...] = (),
     ) -> Accepted:
-        deliveries, notes = plan
+        deliveries, notes = plan.deliveries, plan.notes
         sha256 = sha256 or hashlib.sha256(body).hexdigest()
         sender_agency = await self.store.get_agency(packet.sender)
         signer = verdict.signer
@@ -338,8 +352,25 @@ class Intake:
             response = packet.response_for
             subject = packet.description
             code_number = code_notation = None
+        document_id = new_document_id()
+        answer: dict[str, Any] = {
+            "document_id": document_id,
+            "kind": kind,
+            "verdict": verdict.outcome.value,
+            "reasons": list(verdict.reasons),
+            "signer": signer.to_dict() if signer else None,
+            "recipients": [
+                {"addressed": d.recipient_code, "target": d.target_code, "route": d.route}
+                for d in deliveries
+            ],
+            "notes": list(notes),
+            "received_at": now.isoformat(),
+            "hops": [h.to_json() for h in hops],
+        }
+        if kind == "document":  # each PDF attachment's signature (PAdES), axis.pades
+            answer["attachments"] = [v.to_dict() for v in attachments]
         new = NewPacket(
-            document_id=new_document_id(),
+            document_id=document_id,
             kind=kind,
             sender_code=packet.sender,
             sender_tier=sender_agency.tier if sender_agency else None,
@@ -350,7 +381,7 @@ class Intake:
             verdict=verdict.outcome.value,
             data=body,
             deliveries=deliveries,
-            answer={},
+            answer=answer,
             business_type=business_type,
             status_code=status_code,
             response_for=response.document_id if response else None,
@@ -369,24 +400,8 @@ class Intake:
             attachment_verdicts=attachments if kind == "document" else None,
             packet_sha256=sha256,
         )
-        answer: dict[str, Any] = {
-            "document_id": new.document_id,
-            "kind": kind,
-            "verdict": verdict.outcome.value,
-            "reasons": list(verdict.reasons),
-            "signer": signer.to_dict() if signer else None,
-            "recipients": [
-                {"addressed": d.recipient_code, "target": d.target_code, "route": d.route}
-                for d in deliveries
-            ],
-            "notes": list(notes),
-            "received_at": now.isoformat(),
-            "hops": [h.to_json() for h in hops],
-        }
-        if kind == "document":  # each PDF attachment's signature (PAdES), axis.pades
-            answer["attachments"] = [v.to_dict() for v in attachments]
-        committed = await self.store.commit_packet(replace(new, answer=answer))
-        if committed.created and self.on_commit is not None and await self._for_engine(deliveries):
+        committed = await self.store.commit_packet(new)
+        if committed.created and self.on_commit is not None and plan.wakes_engine:
             self.on_commit()
         stored = None
         if committed.created:  # what the store now holds, as it gives it back
@@ -398,17 +413,6 @@ class Intake:
                 received_at=now.astimezone(UTC),
             )
         return Accepted(committed.document_id, committed.created, committed.answer, stored)
-
-    async def _for_engine(self, deliveries: Sequence[NewDelivery]) -> bool:
-        """Whether the delivery engine has work in these deliveries (national, or to an
-        agency that receives by push); pull inboxes are not its business."""
-        for d in deliveries:
-            if d.route != "local":
-                return True
-            target = await self.store.get_agency(d.target_code)
-            if target is None or target.delivery_mode == "push":
-                return True
-        return False
 
     async def _record_refusal(
         self,
