@@ -66,6 +66,8 @@ class Demo:
     steps: list[Step] = field(default_factory=list)
     documents: dict[str, DocumentPacket] = field(default_factory=dict)
     counter: int = 100
+    #: the first receipt the native API handed out (saved for the newcomer to check)
+    receipt: str | None = None
 
     # ---------------------------------------------------------------- packets
     def _sign(self, code: str, data: bytes, algorithm: SigningAlgorithm) -> bytes:
@@ -132,6 +134,7 @@ class Demo:
                 step.outcome = "refused"
                 step.detail = f"{answer['error']['code']}: {answer['error']['message']}"
             else:
+                self.receipt = self.receipt or answer.get("receipt")
                 step.outcome = f"accepted, verdict {answer['verdict']}"
                 step.detail = "; ".join(answer.get("notes") or []) or f"id {answer['document_id']}"
         self.steps.append(step)
@@ -458,6 +461,10 @@ async def run_demo(
             ),
         ]:
             out(f"   {label + ':':18} {text}")
+        if demo.receipt is not None:  # the axis's signed proof of one accepted packet
+            held = root / "receipt.xml"
+            held.write_text(demo.receipt, encoding="utf-8")
+            out(f"   {'Receipt:':18} axis audit receipt {held} --config {dep.config_path}")
         if keep_serving:
             out("\nThe daemon keeps serving; press Ctrl-C to stop.")
             await asyncio.Event().wait()

@@ -23,6 +23,19 @@ def test_demo_runs_and_reports(tmp_path: Path) -> None:
     assert "route.unknown-recipient" in out
     assert "delivered to its successor 000.01.31.H36" in out
     assert "refused 3" in out
+    # the receipt it points at verifies, as the line it prints says
+    held = demo_dir / "receipt.xml"
+    assert f"axis audit receipt {held} --config" in out
+    config = str(demo_dir / "axis.toml")
+    check = subprocess.run(
+        [sys.executable, "-m", "axis", "audit", "receipt", str(held), "--config", config, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert check.returncode == 0, check.stderr
+    assert '"valid": true' in check.stdout
     # the demo never deletes a directory it did not make
     foreign = tmp_path / "foreign"
     foreign.mkdir()
