@@ -231,10 +231,9 @@ def _receipt(args: argparse.Namespace) -> int:
         print(json.dumps(facts, ensure_ascii=False, indent=2))
         return 0
     print(f"Valid receipt of {receipt.axis_name} ({receipt.axis_organ_id}):")
-    for key in ("document_id", "edxml_document_id", "from", "packet_sha256", "verdict"):
-        print(f"  {key:18} {facts[key]}")
-    print(f"  {'received_at':18} {facts['received_at']}")
-    print(f"  {'issued_at':18} {facts['issued_at']}")
+    for key, value in facts.items():
+        if key not in ("valid", "axis"):
+            print(f"  {key:18} {value}")
     return 0
 
 
