@@ -81,8 +81,9 @@ SCHEMAS: dict[str, Any] = {
             "receipt": {
                 "type": ["string", "null"],
                 "description": "the axis's signed receipt (XML, XMLDSig with its own "
-                "certificate): document id, packet SHA-256, verdict, time; null when the "
-                "axis has no audit.cert",
+                "certificate over a batch's Merkle root, and this receipt's audit path): "
+                "document id, packet SHA-256, verdict, time; null when the axis has no "
+                "audit.cert",
             },
         },
     },
