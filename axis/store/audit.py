@@ -398,10 +398,9 @@ async def _check_packet_bytes(
             verifier.report.documents_checked += 1
             data = None
             if stored is not None:
-                try:
+                # a row pointing into a segment file that lacks its bytes stays None
+                with contextlib.suppress(StoreError):
                     data = store.packet_bytes(*where)
-                except StoreError:  # a row pointing into a segment file that lacks it
-                    data = None
             if data is None:
                 verifier.problem(
                     "packet-missing",

@@ -49,7 +49,7 @@ class PacketFiles:
         self._lock = threading.Lock()
         self._append_fd: int | None = None
         self._append_segment = 0
-        self._dirty: set[int] = set()  # append fds written since the last sync
+        self._unsynced = False  # the append fd was written since the last sync
         self._new_file = False  # a segment was created since the last sync
         self._read_fds: dict[int, int] = {}
 
@@ -82,12 +82,11 @@ class PacketFiles:
             if start > 0 and start + total > self.max_segment_bytes:
                 os.fdatasync(fd)  # what this transaction appended there already
                 os.close(fd)
-                self._dirty.discard(fd)
                 self._append_segment += 1
                 fd = self._append_fd = self._open_for_append(self._append_segment)
                 start = os.fstat(fd).st_size
             _write_all(fd, blobs, total)
-            self._dirty.add(fd)
+            self._unsynced = True
             out = []
             position = start
             for blob in blobs:
@@ -99,9 +98,9 @@ class PacketFiles:
         """Make every append so far durable (``fdatasync``; the directory's entry too
         when a segment was created)."""
         with self._lock:
-            for fd in self._dirty:
-                os.fdatasync(fd)
-            self._dirty.clear()
+            if self._unsynced and self._append_fd is not None:
+                os.fdatasync(self._append_fd)
+            self._unsynced = False
             if self._new_file:
                 dir_fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
                 try:
@@ -133,7 +132,7 @@ class PacketFiles:
             for fd in fds:
                 os.close(fd)
             self._read_fds.clear()
-            self._dirty.clear()
+            self._unsynced = False
             self._append_fd = None
 
 
