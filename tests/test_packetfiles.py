@@ -4,8 +4,11 @@ torn tail left by a crash is skipped, and bytes that are not there are an error.
 
 from __future__ import annotations
 
+import ctypes
+import mmap
 import os
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -95,4 +98,49 @@ def test_large_appends_are_written_whole(tmp_path: Path) -> None:
     places = files.append(blobs)
     files.sync()
     assert [files.read(s, p, len(b)) for b, (s, p) in zip(blobs, places, strict=True)] == blobs
+    files.close()
+
+
+def _resident_pages(path: Path) -> int:
+    """How many pages of ``path`` are in the page cache (mmap(2) + mincore(2), as
+    fincore(1) counts them; mapping a file reads none of it)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int]
+    libc.mmap.argtypes += [ctypes.c_int, ctypes.c_long]
+    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    size = path.stat().st_size
+    pages = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        address = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+        assert address not in (None, ctypes.c_void_p(-1).value), os.strerror(ctypes.get_errno())
+        try:
+            vector = (ctypes.c_ubyte * pages)()
+            assert libc.mincore(address, size, vector) == 0, os.strerror(ctypes.get_errno())
+            return sum(v & 1 for v in vector)
+        finally:
+            libc.munmap(address, size)
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mincore/fadvise: Linux")
+def test_durable_bytes_leave_the_page_cache(tmp_path: Path) -> None:
+    # Appending takes fresh page-cache pages; once synced they are given back at once so
+    # that the next append reuses warm pages (ADR 0016 addendum). Reads still work.
+    files = PacketFiles(tmp_path)
+    blobs = [os.urandom(100_000) for _ in range(8)]
+    places = files.append(blobs)
+    segment = tmp_path / "00000001.seg"
+    assert _resident_pages(segment) >= 190  # written, dirty, cached: ~196 pages
+    files.sync()
+    assert _resident_pages(segment) <= 1  # at most the partly filled last page
+    more = files.append([b"tail" * 5000])
+    files.sync()
+    assert _resident_pages(segment) <= 1
+    got = [files.read(s, p, len(b)) for b, (s, p) in zip(blobs, places, strict=True)]
+    assert got == blobs
+    assert files.read(*more[0], 20_000) == b"tail" * 5000
     files.close()

@@ -33,6 +33,7 @@ from axis_errors import StoreError
 __all__ = ["PacketFiles", "packet_dir"]
 
 _SUFFIX: Final = ".seg"
+_FADVISE: Final = hasattr(os, "posix_fadvise")  # not on macOS
 
 
 def packet_dir(database: Path) -> Path:
@@ -50,6 +51,7 @@ class PacketFiles:
         self._append_fd: int | None = None
         self._append_segment = 0
         self._unsynced = False  # the append fd was written since the last sync
+        self._unsynced_from = 0  # where in the append segment the unsynced bytes start
         self._new_file = False  # a segment was created since the last sync
         self._read_fds: dict[int, int] = {}
 
@@ -81,12 +83,16 @@ class PacketFiles:
             total = sum(len(b) for b in blobs)
             if start > 0 and start + total > self.max_segment_bytes:
                 os.fdatasync(fd)  # what this transaction appended there already
+                self._release(fd, start)
                 os.close(fd)
+                self._unsynced = False
                 self._append_segment += 1
                 fd = self._append_fd = self._open_for_append(self._append_segment)
                 start = os.fstat(fd).st_size
             _write_all(fd, blobs, total)
-            self._unsynced = True
+            if not self._unsynced:
+                self._unsynced = True
+                self._unsynced_from = start
             out = []
             position = start
             for blob in blobs:
@@ -100,6 +106,7 @@ class PacketFiles:
         with self._lock:
             if self._unsynced and self._append_fd is not None:
                 os.fdatasync(self._append_fd)
+                self._release(self._append_fd, os.fstat(self._append_fd).st_size)
             self._unsynced = False
             if self._new_file:
                 dir_fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -108,6 +115,21 @@ class PacketFiles:
                 finally:
                     os.close(dir_fd)
                 self._new_file = False
+
+    def _release(self, fd: int, end: int) -> None:
+        """Drop the page cache of the bytes just made durable (``_unsynced_from`` to
+        ``end``): they are clean now and are read, if ever, when a recipient fetches.
+
+        Appending into a growing file takes a fresh page-cache page for every 4 KiB; on
+        a virtual machine whose host takes free guest memory back, touching such a page
+        the first time cost ~10 µs here, ~0.15-0.25 ms of the writer's CPU for a 100 KB
+        packet. Pages given back at once are the next ones taken, still warm: the
+        append then cost ~20 µs (ADR 0016, addendum).
+        """
+        if _FADVISE and end > self._unsynced_from:
+            os.posix_fadvise(
+                fd, self._unsynced_from, end - self._unsynced_from, os.POSIX_FADV_DONTNEED
+            )
 
     def read(self, segment: int, position: int, length: int) -> bytes:
         """The ``length`` bytes at ``position`` of ``segment``."""
