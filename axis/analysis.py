@@ -6,8 +6,11 @@
       -> schema validation of the *signed* tree -> the edXML model -> content checks
 
 and returns an :class:`Analysis`: small, picklable data (the verdict without its tree,
-the packet model without attachment payloads, the sender, or the refusal as an
-:class:`Refused` that the caller raises again). Only the signed tree is read: the
+the :class:`PacketFacts` intake routes and records, the sender, or the refusal as an
+:class:`Refused` that the caller raises again). The facts are a flat tuple of strings
+rather than the edXML model: an answer crosses from a worker to the daemon for every
+packet, and unpickling the model's ~25 nested dataclasses was the daemon's largest
+single cost of the hand-off. Only the signed tree is read: the
 verifier hands it over and nothing here reads the raw bytes except to verify them (and,
 for a refused packet, to name the sender it *claims*, for counting only).
 
@@ -34,7 +37,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from multiprocessing.reduction import ForkingPickler
-from typing import Any, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -59,6 +62,7 @@ __all__ = [
     "Analysis",
     "AnalysisSettings",
     "Analyzer",
+    "PacketFacts",
     "Refused",
     "analyze",
     "claimed_sender",
@@ -100,21 +104,73 @@ class Refused:
 Packet = DocumentPacket | StatusPacket
 
 
+class PacketFacts(NamedTuple):
+    """What intake routes and records of an accepted packet, read from its signed tree.
+
+    ``recipients``: To/OrganId of a document, the original sender (ResponseFor) of a
+    status. ``edxml_document_id``: a document's DocumentId, the one a status answers.
+    ``response_for*``: the document a status or a document's ResponseFor names.
+    """
+
+    kind: Literal["document", "status"]
+    sender: str
+    recipients: tuple[str, ...]
+    edxml_document_id: str
+    business_type: str | None  # a document's BusinessDocType as a number ("0".."4")
+    status_code: str | None  # a status packet's StatusCode ("01".."16")
+    response_for: str | None
+    response_for_organ: str | None
+    subject: str | None  # a document's Subject, a status's Description
+    code_number: str | None
+    code_notation: str | None
+
+    @classmethod
+    def of(cls, packet: Packet) -> PacketFacts:
+        if isinstance(packet, DocumentPacket):
+            response = packet.response_for[0] if packet.response_for else None
+            return cls(
+                kind="document",
+                sender=packet.sender,
+                recipients=tuple(packet.recipients),
+                edxml_document_id=packet.document_id,
+                business_type=str(int(packet.business_type)),
+                status_code=None,
+                response_for=response.document_id if response else None,
+                response_for_organ=response.organ_id if response else None,
+                subject=packet.subject,
+                code_number=packet.code.code_number,
+                code_notation=packet.code.code_notation,
+            )
+        return cls(
+            kind="status",
+            sender=packet.sender,
+            recipients=(packet.addressed_to,),
+            edxml_document_id=packet.response_for.document_id or "",
+            business_type=None,
+            status_code=packet.status_code.value,
+            response_for=packet.response_for.document_id,
+            response_for_organ=packet.response_for.organ_id,
+            subject=packet.description,
+            code_number=None,
+            code_notation=None,
+        )
+
+
 @dataclass(frozen=True)
 class Analysis:
     """The outcome of :func:`analyze`.
 
     ``verdict`` has no ``signed_root`` (the tree stays where it was read); it is None
     when the bytes could not be verified at all (not XML, too large...). ``packet`` is
-    the edXML model *without attachments* (the axis stores the original bytes; routing
-    needs only the header), None when refused. ``sender`` is From/OrganId: the packet's
-    when it was read, else what a refused packet claims (for counting only).
+    what intake needs of the packet (:class:`PacketFacts`; the axis stores the original
+    bytes), None when refused. ``sender`` is From/OrganId: the packet's when it was
+    read, else what a refused packet claims (for counting only).
     ``verify_seconds`` is the verifier's time (None when it raised); ``packet_sha256``
     the SHA-256 of the bytes (hex) of an accepted analysis (its receipt states it).
     """
 
     verdict: Verdict | None
-    packet: Packet | None
+    packet: PacketFacts | None
     sender: str | None
     refused: Refused | None = None
     verify_seconds: float | None = None
@@ -138,12 +194,6 @@ def _check_verdict(verdict: Verdict, settings: AnalysisSettings) -> None:
             code="signature.required",
             details={"verdict": outcome},
         )
-
-
-def _without_payloads(packet: Packet) -> Packet:
-    if isinstance(packet, DocumentPacket) and packet.attachments:
-        return replace(packet, attachments=())
-    return packet
 
 
 def analyze(
@@ -190,7 +240,7 @@ def analyze(
         )
     return Analysis(
         verdict=replace(verdict, signed_root=None),
-        packet=_without_payloads(packet),
+        packet=PacketFacts.of(packet),
         sender=packet.sender,
         verify_seconds=seconds,
         packet_sha256=hashlib.sha256(body).hexdigest(),

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from axis.analysis import AnalysisSettings, Analyzer, claimed_sender
+from axis.analysis import AnalysisSettings, Analyzer, PacketFacts, claimed_sender
 from axis.credentials import may_act_for
 from axis.directory import DEFAULT_ROUTES, Agency, RouteRule, match_route, resolve_recipient
 from axis.hops import Hop, append_hop
@@ -32,7 +32,6 @@ from axis.observe import NULL_OBSERVER, IntakeObserver, current_request_id
 from axis.pades import AttachmentVerdict
 from axis.store import NewDelivery, NewPacket, Refusal, Store, dedup_key, new_document_id
 from axis_errors import AuthError, AxisError, PacketError
-from edxml.model import DocumentPacket, StatusPacket
 from edxml.safe import DEFAULT_LIMITS, ParseLimits
 from signing.certpath import PathCache
 from signing.policy import DEFAULT_POLICY, Outcome, SignaturePolicy
@@ -209,7 +208,7 @@ class Intake:
             await self._record_refusal(exc, sender, verdict_label, caller, now)
             self.observer.refused(exc.code, verdict_label, channel)
             raise
-        kind = "document" if isinstance(packet, DocumentPacket) else "status"
+        kind = packet.kind
         self.observer.accepted(kind, verdict_label, channel, accepted.created)
         log.info(
             "%s %s from %s via %s: %s (%s)",
@@ -238,19 +237,14 @@ class Intake:
             details={"signer": signer.subject, "from": sender},
         )
 
-    async def _plan(
-        self, packet: DocumentPacket | StatusPacket, channel: Channel = "native"
-    ) -> Plan:
+    async def _plan(self, packet: PacketFacts, channel: Channel = "native") -> Plan:
         """One delivery per recipient; unknown or unroutable codes refuse the packet.
 
         A code the directory knows as closed goes to its successor first, and the route
         is the successor's (a code of a merged province may now be ours). A code the
         directory does not know is routed as it is.
         """
-        if isinstance(packet, DocumentPacket):
-            recipients: Sequence[str] = packet.recipients
-        else:
-            recipients = (packet.addressed_to,)
+        recipients = packet.recipients
         deliveries: list[NewDelivery] = []
         notes: list[str] = []
         unknown: list[str] = []
@@ -321,7 +315,7 @@ class Intake:
 
     async def _commit(
         self,
-        packet: DocumentPacket | StatusPacket,
+        packet: PacketFacts,
         verdict: Verdict,
         *,
         body: bytes,
@@ -336,22 +330,7 @@ class Intake:
         sha256 = sha256 or hashlib.sha256(body).hexdigest()
         sender_agency = await self.store.get_agency(packet.sender)
         signer = verdict.signer
-        if isinstance(packet, DocumentPacket):
-            kind: Literal["document", "status"] = "document"
-            edxml_id = packet.document_id
-            business_type: str | None = str(int(packet.business_type))
-            status_code = None
-            response = packet.response_for[0] if packet.response_for else None
-            subject = packet.subject
-            code_number, code_notation = packet.code.code_number, packet.code.code_notation
-        else:
-            kind = "status"
-            edxml_id = packet.response_for.document_id or ""
-            business_type = None
-            status_code = packet.status_code.value
-            response = packet.response_for
-            subject = packet.description
-            code_number = code_notation = None
+        kind = packet.kind
         document_id = new_document_id()
         answer: dict[str, Any] = {
             "document_id": document_id,
@@ -375,20 +354,26 @@ class Intake:
             sender_code=packet.sender,
             sender_tier=sender_agency.tier if sender_agency else None,
             system_id=caller.system_id,
-            edxml_document_id=edxml_id,
-            dedup_key=dedup_key(kind, packet.sender, edxml_id, business_type, status_code),
+            edxml_document_id=packet.edxml_document_id,
+            dedup_key=dedup_key(
+                kind,
+                packet.sender,
+                packet.edxml_document_id,
+                packet.business_type,
+                packet.status_code,
+            ),
             received_at=now,
             verdict=verdict.outcome.value,
             data=body,
             deliveries=deliveries,
             answer=answer,
-            business_type=business_type,
-            status_code=status_code,
-            response_for=response.document_id if response else None,
-            response_for_organ=response.organ_id if response else None,
-            subject=subject,
-            code_number=code_number,
-            code_notation=code_notation,
+            business_type=packet.business_type,
+            status_code=packet.status_code,
+            response_for=packet.response_for,
+            response_for_organ=packet.response_for_organ,
+            subject=packet.subject,
+            code_number=packet.code_number,
+            code_notation=packet.code_notation,
             verdict_reasons=tuple(verdict.reasons),
             signer_sha256=signer.sha256 if signer else None,
             signer_subject=signer.subject if signer else None,

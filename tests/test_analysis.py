@@ -1,6 +1,6 @@
 """The pure analysis of a packet (axis.analysis) and its pool of worker processes: a
-worker answers exactly what the daemon's own process answers (verdicts, packets without
-attachment payloads, refusals with their class, code and details)."""
+worker answers exactly what the daemon's own process answers (verdicts, the facts intake
+routes on, refusals with their class, code and details)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from axis.analysis import Analysis, Analyzer, analyze
+from axis.analysis import Analysis, Analyzer, PacketFacts, analyze
 from axis.app import load_trust, parse_limits, policy_from_config
 from axis.config import load_config
 from axis.demodata import AGENCIES, PROVINCE, SYSTEMS
@@ -24,9 +24,8 @@ from axis.devsetup import DevDeployment, create_dev_deployment
 from axis.intake import IntakeSettings
 from axis_errors import ConfigError, PacketError, XmlError
 from edxml.builder import build_document
-from edxml.model import DocumentPacket
 from signing.certpath import PathCache
-from tests.harness import NOW, document, signed, signed_document
+from tests.harness import NOW, document, signed, signed_document, status_bytes
 
 TO = "000.01.00.H36"
 
@@ -87,10 +86,44 @@ async def test_a_valid_packet_is_read_without_its_tree_or_payloads(
     assert result.refused is None
     assert result.verdict is not None and result.verdict.outcome.value == "valid"
     assert result.verdict.signed_root is None
-    assert isinstance(result.packet, DocumentPacket)
-    assert result.packet.attachments == ()
-    assert result.packet.recipients == (TO,) and result.sender == PROVINCE
+    doc = document(PROVINCE, [TO])
+    assert result.packet == PacketFacts(
+        kind="document",
+        sender=PROVINCE,
+        recipients=(TO,),
+        edxml_document_id=doc.document_id,
+        business_type="0",
+        status_code=None,
+        response_for=None,
+        response_for_organ=None,
+        subject="Về việc triển khai chuyển đổi số năm 2026",
+        code_number="101",
+        code_notation="UBND-VP",
+    )
+    assert result.sender == PROVINCE
     assert result.packet_sha256 == hashlib.sha256(body).hexdigest()
+
+
+async def test_a_status_is_read_as_the_facts_routing_needs(
+    deployment: DevDeployment, settings: IntakeSettings
+) -> None:
+    doc = document(PROVINCE, [TO])
+    body = signed(deployment, TO, status_bytes(TO, doc, "03"))
+    result = analyze(body, settings.analysis(), NOW, PathCache())
+    assert result.refused is None, result.refused
+    assert result.packet == PacketFacts(
+        kind="status",
+        sender=TO,
+        recipients=(PROVINCE,),  # back to the document's sender
+        edxml_document_id=doc.document_id,
+        business_type=None,
+        status_code="03",
+        response_for=doc.document_id,
+        response_for_organ=PROVINCE,
+        subject=None,  # no Description given
+        code_number=None,
+        code_notation=None,
+    )
 
 
 async def test_refusals_carry_their_class_code_and_claimed_sender(
