@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from axis.analysis import Analysis, Analyzer, PacketFacts, analyze
+from axis.analysis import WORKER_NICENESS, Analysis, Analyzer, PacketFacts, analyze
 from axis.app import load_trust, parse_limits, policy_from_config
 from axis.config import load_config
 from axis.demodata import AGENCIES, PROVINCE, SYSTEMS
@@ -146,6 +146,14 @@ async def test_refusals_carry_their_class_code_and_claimed_sender(
     unsigned = analyze(bodies["unsigned"], strict.analysis(), NOW)
     assert unsigned.refused is not None and unsigned.refused.code == "signature.required"
     assert analyze(bodies["unsigned"], settings.analysis(), NOW).refused is None
+
+
+async def test_workers_yield_the_cpu_to_the_daemon(pool: Analyzer) -> None:
+    pids = await pool.start()
+    assert pids and os.getpid() not in pids
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    for pid in pids:
+        assert os.getpriority(os.PRIO_PROCESS, pid) == min(mine + WORKER_NICENESS, 19)
 
 
 async def test_a_worker_process_answers_what_this_process_answers(
