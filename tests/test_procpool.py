@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import time
+from pathlib import Path
 
 import pytest
 
-from axis.procpool import ProcessPool
+from axis.procpool import SOCKET_BUFFER, ProcessPool
 from axis_errors import PacketError, WorkerError
 
 
@@ -45,6 +47,39 @@ async def test_calls_are_answered_in_workers_each_with_its_own_result() -> None:
         answers = await asyncio.gather(*(pool.call(echo, b) for b in bodies))
         assert [value for _, value in answers] == bodies
         assert {pid for pid, _ in answers} == pids  # both took work
+    finally:
+        await pool.aclose()
+
+
+def buffers() -> tuple[int, int]:
+    """This worker's socket to its daemon: (send, receive) buffer sizes."""
+    import gc
+
+    socks = [o for o in gc.get_objects() if isinstance(o, socket.socket) and o.fileno() >= 0]
+    (sock,) = [s for s in socks if s.family == socket.AF_UNIX]
+    return (
+        sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF),
+        sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF),
+    )
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/sys/net/core/wmem_max"), reason="Linux sysctls")
+async def test_worker_sockets_hold_many_packets() -> None:
+    # room for dozens of pipelined 100 KB calls, as far as the kernel allows
+    sysctls = Path("/proc/sys/net/core")
+    ceiling = min(int((sysctls / name).read_text()) for name in ("wmem_max", "rmem_max"))
+    want = min(SOCKET_BUFFER, ceiling)
+    assert want >= 1 << 20, "this machine's socket buffer ceiling is below 1 MiB"
+    pool = ProcessPool(1)
+    try:
+        await pool.start()
+        (link,) = pool._links
+        assert link.transport is not None
+        ours = link.transport.get_extra_info("socket")
+        assert ours.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) >= want
+        assert ours.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) >= want
+        send, receive = await pool.call(buffers)
+        assert send >= want and receive >= want
     finally:
         await pool.aclose()
 
