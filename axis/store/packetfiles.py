@@ -50,8 +50,9 @@ class PacketFiles:
         self._lock = threading.Lock()
         self._append_fd: int | None = None
         self._append_segment = 0
-        self._unsynced = False  # the append fd was written since the last sync
-        self._unsynced_from = 0  # where in the append segment the unsynced bytes start
+        # where the bytes appended since the last sync start and end in the append
+        # segment (None: nothing appended since)
+        self._unsynced: tuple[int, int] | None = None
         self._new_file = False  # a segment was created since the last sync
         self._read_fds: dict[int, int] = {}
 
@@ -83,16 +84,14 @@ class PacketFiles:
             total = sum(len(b) for b in blobs)
             if start > 0 and start + total > self.max_segment_bytes:
                 os.fdatasync(fd)  # what this transaction appended there already
-                self._release(fd, start)
+                self._release(fd)
                 os.close(fd)
-                self._unsynced = False
                 self._append_segment += 1
                 fd = self._append_fd = self._open_for_append(self._append_segment)
                 start = os.fstat(fd).st_size
             _write_all(fd, blobs, total)
-            if not self._unsynced:
-                self._unsynced = True
-                self._unsynced_from = start
+            first = self._unsynced[0] if self._unsynced is not None else start
+            self._unsynced = (first, start + total)
             out = []
             position = start
             for blob in blobs:
@@ -104,10 +103,10 @@ class PacketFiles:
         """Make every append so far durable (``fdatasync``; the directory's entry too
         when a segment was created)."""
         with self._lock:
-            if self._unsynced and self._append_fd is not None:
+            if self._unsynced is not None and self._append_fd is not None:
                 os.fdatasync(self._append_fd)
-                self._release(self._append_fd, os.fstat(self._append_fd).st_size)
-            self._unsynced = False
+                self._release(self._append_fd)
+            self._unsynced = None
             if self._new_file:
                 dir_fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
                 try:
@@ -116,9 +115,10 @@ class PacketFiles:
                     os.close(dir_fd)
                 self._new_file = False
 
-    def _release(self, fd: int, end: int) -> None:
-        """Drop the page cache of the bytes just made durable (``_unsynced_from`` to
-        ``end``): they are clean now and are read, if ever, when a recipient fetches.
+    def _release(self, fd: int) -> None:
+        """Drop the page cache of the bytes just made durable (the unsynced range, which
+        is then forgotten): they are clean now and are read, if ever, when a recipient
+        fetches.
 
         Appending into a growing file takes a fresh page-cache page for every 4 KiB; on
         a virtual machine whose host takes free guest memory back, touching such a page
@@ -126,10 +126,12 @@ class PacketFiles:
         packet. Pages given back at once are the next ones taken, still warm: the
         append then cost ~20 µs (ADR 0016, addendum).
         """
-        if _FADVISE and end > self._unsynced_from:
-            os.posix_fadvise(
-                fd, self._unsynced_from, end - self._unsynced_from, os.POSIX_FADV_DONTNEED
-            )
+        if self._unsynced is None:
+            return
+        first, end = self._unsynced
+        self._unsynced = None
+        if _FADVISE and end > first:
+            os.posix_fadvise(fd, first, end - first, os.POSIX_FADV_DONTNEED)
 
     def read(self, segment: int, position: int, length: int) -> bytes:
         """The ``length`` bytes at ``position`` of ``segment``."""
@@ -154,7 +156,7 @@ class PacketFiles:
             for fd in fds:
                 os.close(fd)
             self._read_fds.clear()
-            self._unsynced = False
+            self._unsynced = None
             self._append_fd = None
 
 
