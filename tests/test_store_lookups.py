@@ -2,20 +2,24 @@
 by token/id/certificate, certificates, VXP secret) always answer what the database
 holds: a change committed by another process (here: another store on the same
 database, or plain sqlite3) is seen by the very next lookup, even though SQLite answers
-repeated lookups from memory."""
+repeated lookups from memory; within one request (``request_scope``), from the next
+request on, and the request's own writes at once."""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import os
 import secrets
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 from pathlib import Path
 
 import pytest
 
 from axis.directory import Agency
-from axis.store import NewSystem, Store, open_store
+from axis.store import NewSystem, Store, open_store, request_scope
 from tests.store_support import drop_schema, fresh_store
 
 PROVINCE = "000.00.00.H36"
@@ -116,3 +120,33 @@ async def test_a_plain_sqlite_write_is_seen_too(tmp_path: Path) -> None:
             conn.close()
         agency = await daemon.get_agency(PROVINCE)
         assert agency is not None and agency.name == "UBND tỉnh Lâm Đồng"
+
+
+async def elsewhere(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` as another request or process would: outside this one's context."""
+    await asyncio.create_task(work, context=contextvars.Context())
+
+
+async def test_a_request_sees_the_directory_of_its_first_lookup_and_its_own_writes(
+    stores: tuple[Store, Store], request: pytest.FixtureRequest
+) -> None:
+    daemon, cli = stores
+    sqlite_store = "sqlite" in request.node.callspec.id
+    await cli.upsert_agencies([Agency(PROVINCE, "UBND tỉnh", "province")])
+    with request_scope():
+        province = await daemon.get_agency(PROVINCE)
+        assert province is not None and province.name == "UBND tỉnh"
+        await elsewhere(cli.upsert_agency(Agency(PROVINCE, "UBND tỉnh Lâm Đồng", "province")))
+        again = await daemon.get_agency(PROVINCE)
+        assert again is not None
+        # SQLite answers a request from the generation it read first; PostgreSQL reads
+        # the database every time
+        assert again.name == ("UBND tỉnh" if sqlite_store else "UBND tỉnh Lâm Đồng")
+        # what the request writes itself, it reads back at once
+        await daemon.upsert_agency(Agency(PROVINCE, "UBND tỉnh Lâm Đồng (2)", "province"))
+        mine = await daemon.get_agency(PROVINCE)
+        assert mine is not None and mine.name == "UBND tỉnh Lâm Đồng (2)"
+    with request_scope():  # the next request: the other writer's change
+        await elsewhere(cli.upsert_agency(Agency(PROVINCE, "UBND tỉnh (mới)", "province")))
+        latest = await daemon.get_agency(PROVINCE)
+        assert latest is not None and latest.name == "UBND tỉnh (mới)"

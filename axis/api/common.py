@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from axis.observe import log_context
+from axis.store import request_scope
 from axis_errors import AxisError, InputError
 
 if TYPE_CHECKING:
@@ -64,11 +65,12 @@ def json_response(data: Any, *, status: int = 200) -> web.Response:
 
 @web.middleware
 async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Give every request an id that follows it into logs (and back in a header)."""
+    """Give every request an id that follows it into logs (and back in a header), and
+    one reading of the directory's generation (:func:`axis.store.request_scope`)."""
     rid = _REQUEST_ID_RE.sub("", request.headers.get("X-Request-Id", ""))[:64]
     rid = rid or uuid.uuid4().hex[:16]
     request[REQUEST_ID] = rid
-    with log_context(request_id=rid):
+    with log_context(request_id=rid), request_scope():  # the directory read once
         response = await handler(request)
     response.headers["X-Request-Id"] = rid
     return response

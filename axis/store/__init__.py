@@ -32,7 +32,7 @@ from axis.store.models import (
     dedup_key,
     new_document_id,
 )
-from axis.store.store import Store, open_store
+from axis.store.store import Store, open_store, request_scope
 
 if TYPE_CHECKING:
     from axis.config import Config
@@ -62,6 +62,7 @@ __all__ = [
     "new_document_id",
     "open_configured_store",
     "open_store",
+    "request_scope",
 ]
 
 

@@ -31,10 +31,12 @@ from collections.abc import (
     Coroutine,
     Hashable,
     Iterable,
+    Iterator,
     Mapping,
     Sequence,
 )
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
@@ -195,7 +197,8 @@ class Store:
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
-        """One write transaction (committed on normal exit)."""
+        """One write transaction (committed on normal exit). The request's directory
+        generation is forgotten: its next lookups read what it wrote."""
         try:
             if self._write_lock is not None:
                 async with self._write_lock, self._write_engine.begin() as conn:
@@ -205,6 +208,8 @@ class Store:
                     yield conn
         except sa.exc.SQLAlchemyError as exc:
             raise _store_error(exc) from exc
+        finally:
+            _forget_request_generation()
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
@@ -1721,6 +1726,43 @@ _GENERATION_DDL: Final = (
 )
 
 
+class _GenerationMemo:
+    """The directory generation one request has read (see :func:`request_scope`)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value: int | None = None
+
+
+_REQUEST_GENERATION: ContextVar[_GenerationMemo | None] = ContextVar(
+    "axis_directory_generation", default=None
+)
+
+
+@contextmanager
+def request_scope() -> Iterator[None]:
+    """Within it (one HTTP request), the directory generation is read once.
+
+    The lookups of a request (its caller's token, the sender, each recipient) then see
+    the directory as it was at the request's first lookup, or as the request's own
+    writes left it (:meth:`Store._write` forgets the generation read); a change that
+    another connection commits meanwhile is seen from the next request on. Outside a
+    scope every lookup reads the generation, as before.
+    """
+    token = _REQUEST_GENERATION.set(_GenerationMemo())
+    try:
+        yield
+    finally:
+        _REQUEST_GENERATION.reset(token)
+
+
+def _forget_request_generation() -> None:
+    memo = _REQUEST_GENERATION.get()
+    if memo is not None:
+        memo.value = None
+
+
 class _QuickReads:
     """The directory lookups of every request on SQLite: remembered, and exact.
 
@@ -1736,7 +1778,9 @@ class _QuickReads:
     in another process...). Before answering from memory the current generation is
     read (one autocommit statement on a plain ``sqlite3`` connection, microseconds):
     if it moved, the lookup is read again, with the generation, in one snapshot. An
-    answer is therefore always what the database holds at the time of the call.
+    answer is therefore always what the database holds at the time of the call; within
+    a :func:`request_scope`, at the time of the request's first lookup (the
+    generation is read once a request).
 
     Reads run synchronously on the calling thread (the event loop): in WAL mode a
     reader does not wait for the writer, and these reads are by an indexed key.
@@ -1793,10 +1837,18 @@ class _QuickReads:
 
     def read(self, key: Hashable, build: Callable[[], Sequence[sa.Select[Any]]]) -> list[list[Any]]:
         """The rows of each query ``build`` makes (do not modify them: they are shared)."""
+        memo = _REQUEST_GENERATION.get()
         try:
             hit = self._cache.get(key)
-            if hit is not None and hit[0] == self._generation():
-                return hit[1]
+            if hit is not None:
+                if memo is None:
+                    current = self._generation()
+                elif memo.value is None:
+                    current = memo.value = self._generation()
+                else:
+                    current = memo.value
+                if hit[0] == current:
+                    return hit[1]
             queries = build()
             with self._engine.connect() as conn:
                 conn.exec_driver_sql("BEGIN")  # one snapshot; rolled back on close
@@ -1816,6 +1868,8 @@ class _QuickReads:
         if len(self._cache) >= self.MAX_ENTRIES:
             self._cache.clear()
         self._cache[key] = (gen, rows)
+        if memo is not None:
+            memo.value = gen  # the newest generation this request has seen
         return rows
 
     def snapshot(self, queries: Sequence[sa.Select[Any]]) -> list[list[Any]]:
