@@ -13,8 +13,8 @@ import os
 import secrets
 import sqlite3
 from collections.abc import AsyncIterator, Coroutine
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pytest
 
