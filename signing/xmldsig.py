@@ -255,6 +255,7 @@ def _c14n_write(
     c14n: C14nSpec,
     inclusive_prefixes: Sequence[str] | None,
 ) -> None:
+    # two calls: lxml's stubs do not let inclusive_ns_prefixes be None
     if inclusive_prefixes:
         tree.write(
             out,

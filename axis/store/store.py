@@ -1747,7 +1747,7 @@ def request_scope() -> Iterator[None]:
     The lookups of a request (its caller's token, the sender, each recipient) then see
     the directory as it was at the request's first lookup, or as the request's own
     writes left it (:meth:`Store._write` forgets the generation read); a change that
-    another connection commits meanwhile is seen from the next request on. Outside a
+    another request or process commits meanwhile is seen from the next request on. Outside a
     scope every lookup reads the generation, as before.
     """
     token = _REQUEST_GENERATION.set(_GenerationMemo())
@@ -1835,20 +1835,22 @@ class _QuickReads:
             ).fetchone()
         return int(row[0])
 
+    def _current_generation(self, memo: _GenerationMemo | None) -> int:
+        """The generation to check a remembered answer against: read now, or once a
+        request within a :func:`request_scope`."""
+        if memo is None:
+            return self._generation()
+        if memo.value is None:
+            memo.value = self._generation()
+        return memo.value
+
     def read(self, key: Hashable, build: Callable[[], Sequence[sa.Select[Any]]]) -> list[list[Any]]:
         """The rows of each query ``build`` makes (do not modify them: they are shared)."""
         memo = _REQUEST_GENERATION.get()
         try:
             hit = self._cache.get(key)
-            if hit is not None:
-                if memo is None:
-                    current = self._generation()
-                elif memo.value is None:
-                    current = memo.value = self._generation()
-                else:
-                    current = memo.value
-                if hit[0] == current:
-                    return hit[1]
+            if hit is not None and hit[0] == self._current_generation(memo):
+                return hit[1]
             queries = build()
             with self._engine.connect() as conn:
                 conn.exec_driver_sql("BEGIN")  # one snapshot; rolled back on close
