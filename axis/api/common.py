@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import uuid
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from axis.jsontext import dumps
 from axis.observe import log_context
 from axis.store import request_scope
 from axis_errors import AxisError, InputError
@@ -56,7 +56,7 @@ async def read_body(request: web.Request, cap: int) -> bytes:
 
 def json_response(data: Any, *, status: int = 200) -> web.Response:
     return web.Response(
-        text=json.dumps(data, ensure_ascii=False, default=str),
+        body=dumps(data, default=str),
         status=status,
         content_type="application/json",
         charset="utf-8",

@@ -27,10 +27,12 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from axis.jsontext import dumps_sorted
 from axis.pades import AttachmentVerdict, attachment_summary
 from axis.store import schema as t
 from axis.store.models import NewPacket, counter_day
 from axis.store.sigcounts import ALL_RECIPIENTS, month_split
+from axis.store.syncconn import insert_rows
 from axis.store.upserts import add_counts_upsert
 
 if TYPE_CHECKING:
@@ -71,7 +73,7 @@ async def record_attachments(
                 "signer_subject": v.signer_subject,
                 "signer_sha256": v.signer_sha256,
                 "issuer": v.issuer,
-                "reasons": json.dumps(list(v.reasons), ensure_ascii=False),
+                "reasons": dumps_sorted(list(v.reasons)),
                 "sha256": v.sha256,
                 "size": v.size,
             }
@@ -82,7 +84,7 @@ async def record_attachments(
         for rt in (ALL_RECIPIENTS, *tiers):
             inc[(day, p.sender_code, p.sender_tier or "", rt, p.verdict, summary)] += 1
     if rows:
-        await conn.execute(t.attachment_verdicts.insert(), rows)
+        await insert_rows(conn, t.attachment_verdicts, rows)
     if not inc:
         return
     monthly: Counter[_Key] = Counter()

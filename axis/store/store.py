@@ -28,7 +28,6 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
-    Coroutine,
     Hashable,
     Iterable,
     Iterator,
@@ -49,6 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from axis.credentials import SecretBox, hash_token, validate_system_id
 from axis.directory import TIERS, Agency, is_valid_code, normalize_code, validate_pattern
+from axis.jsontext import dumps_sorted
 from axis.store import deliveries as _dq
 from axis.store import schema as t
 from axis.store.attachments import record_attachments
@@ -73,6 +73,7 @@ from axis.store.models import (
 )
 from axis.store.packetfiles import PacketFiles, packet_dir
 from axis.store.sigcounts import count_signatures
+from axis.store.syncconn import SyncAsAsync, insert_rows, run_without_loop
 from axis.store.upserts import add_counts_upsert
 from axis_errors import AxisError, ConfigError, InputError, NotFoundError, StoreError
 
@@ -93,7 +94,7 @@ T = TypeVar("T")
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return dumps_sorted(value)
 
 
 def _like(pattern: str) -> str:
@@ -147,6 +148,9 @@ class Store:
         # SQLite: group commits run in ONE thread hop on this synchronous connection
         # (see _commit_batch) instead of one aiosqlite round trip per statement.
         self._batch_writer = batch_writer
+        self._lean_inserts: dict[Any, Any] = {}  # SyncAsAsync's compiled INSERTs
+        #: rows the group commits wrote through SyncAsAsync's lean path (tests, metrics)
+        self.lean_rows = 0
         self._quick = quick
         self._write_engine = write_engine
         self._dialect = write_engine.dialect.name
@@ -788,8 +792,11 @@ class Store:
         assert self._batch_writer is not None
         try:
             with self._batch_writer.begin() as sync_conn:  # BEGIN IMMEDIATE ... COMMIT
-                conn = cast(AsyncConnection, _SyncAsAsync(sync_conn))
-                results = _run_without_loop(self._commit_batch_in(conn, packets))
+                lean = SyncAsAsync(sync_conn, self._lean_inserts)
+                results = run_without_loop(
+                    self._commit_batch_in(cast(AsyncConnection, lean), packets)
+                )
+                self.lean_rows += lean.lean_rows
                 if self._packet_files is not None:
                     # the bytes are durable before the rows that point at them commit
                     self._packet_files.sync()
@@ -835,7 +842,7 @@ class Store:
                 results.append(done)
                 new.append((p, await self._related(conn, p)))
         if new:
-            await conn.execute(t.documents.insert(), [self._document_row(p, rel) for p, rel in new])
+            await insert_rows(conn, t.documents, [self._document_row(p, rel) for p, rel in new])
             await self._write_packet_rest(conn, new)
         return results
 
@@ -905,7 +912,7 @@ class Store:
             ]
         else:
             packet_rows = [{"document_id": p.document_id, "data": p.data} for p, _ in new]
-        await conn.execute(t.packets.insert(), packet_rows)
+        await insert_rows(conn, t.packets, packet_rows)
         wanted: list[list[NewDelivery]] = []
         delivery_rows: list[dict[str, Any]] = []
         for p, _ in new:
@@ -937,8 +944,9 @@ class Store:
             # SQLAlchemy send one INSERT per row (each an aiosqlite round trip).
             top = (await conn.execute(sa.select(sa.func.max(t.deliveries.c.id)))).scalar()
             ids = list(range((top or 0) + 1, (top or 0) + 1 + len(delivery_rows)))
-            await conn.execute(
-                t.deliveries.insert(),
+            await insert_rows(
+                conn,
+                t.deliveries,
                 [row | {"id": i} for row, i in zip(delivery_rows, ids, strict=True)],
             )
         elif delivery_rows:
@@ -1007,7 +1015,7 @@ class Store:
             )
             events.append(row | {"packet_sha256": detail["sha256"]})
         await self._count(conn, inc)
-        await conn.execute(t.events.insert(), events)
+        await insert_rows(conn, t.events, events)
 
     async def record_refusal(self, r: Refusal) -> None:
         """Count a refused packet (direction ``refused``) and audit it, in one transaction."""
@@ -1609,33 +1617,6 @@ class Store:
             ],
             key=CounterRow.sort_key,
         )
-
-
-class _SyncAsAsync:
-    """The part of :class:`AsyncConnection` the packet commit uses, over a synchronous
-    connection: its coroutines never suspend (see :func:`_run_without_loop`)."""
-
-    def __init__(self, conn: sa.Connection) -> None:
-        self._conn = conn
-        self.dialect = conn.dialect
-
-    async def execute(self, statement: Any, parameters: Any = None) -> Any:
-        return self._conn.execute(statement, parameters)
-
-    @asynccontextmanager
-    async def begin_nested(self) -> AsyncIterator[None]:
-        with self._conn.begin_nested():
-            yield
-
-
-def _run_without_loop(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine that never suspends (it only awaits :class:`_SyncAsAsync`)."""
-    try:
-        coro.send(None)
-    except StopIteration as done:
-        return cast(T, done.value)
-    coro.close()
-    raise RuntimeError("a synchronous store coroutine tried to suspend")
 
 
 class _GroupCommit:

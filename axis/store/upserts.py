@@ -13,9 +13,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-__all__ = ["add_counts_upsert"]
+__all__ = ["add_counts_upsert", "is_counts_upsert"]
 
 _BUILT: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+_BUILT_IDS: set[int] = set()  # of the statements in _BUILT (kept alive there)
 
 
 def add_counts_upsert(
@@ -32,4 +33,10 @@ def add_counts_upsert(
             set_={"count": table.c.count + base.excluded.count},
         )
         _BUILT[cache_key] = stmt
+        _BUILT_IDS.add(id(stmt))
     return stmt
+
+
+def is_counts_upsert(statement: object) -> bool:
+    """Whether ``statement`` is one that :func:`add_counts_upsert` built."""
+    return id(statement) in _BUILT_IDS
