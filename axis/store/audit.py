@@ -60,6 +60,7 @@ __all__ = [
     "packets_between",
     "save_cursor",
     "sign_current_head",
+    "unlinked",
     "verify_store",
 ]
 
@@ -84,10 +85,16 @@ def _chain_inserts(
     if not isinstance(elem, sa.Insert) or elem.table is not t.events:
         return elem, multiparams, params
     rows = [dict(r) for r in multiparams] if multiparams else [dict(params)] if params else []
-    if not rows or all(r.get("hash") for r in rows):
+    if not unlinked(rows):
         return elem, multiparams, params
     append_events(conn, rows)
     return (elem, [], rows[0]) if len(rows) == 1 else (elem, rows, {})
+
+
+def unlinked(rows: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether these event rows are still to be linked (:func:`append_events`): some
+    row has no ``hash`` yet."""
+    return bool(rows) and not all(r.get("hash") for r in rows)
 
 
 def append_events(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:

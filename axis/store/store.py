@@ -93,10 +93,6 @@ CounterKey = tuple[date, str, str, Direction, str, Scope]
 T = TypeVar("T")
 
 
-def _json(value: Any) -> str:
-    return dumps_sorted(value)
-
-
 def _like(pattern: str) -> str:
     out = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return out.replace("*", "%").replace("?", "_")
@@ -149,7 +145,7 @@ class Store:
         # (see _commit_batch) instead of one aiosqlite round trip per statement.
         self._batch_writer = batch_writer
         self._lean_inserts: dict[Any, Any] = {}  # SyncAsAsync's compiled INSERTs
-        #: rows the group commits wrote through SyncAsAsync's lean path (tests, metrics)
+        #: rows the group commits sent through SyncAsAsync's lean path (tests)
         self.lean_rows = 0
         self._quick = quick
         self._write_engine = write_engine
@@ -284,7 +280,7 @@ class Store:
             "document_id": document_id,
             "agency_code": agency_code,
             "actor": actor,
-            "detail": _json(dict(detail or {})),
+            "detail": dumps_sorted(dict(detail or {})),
         }
 
     async def record_event(
@@ -882,7 +878,7 @@ class Store:
             "dedup_key": p.dedup_key,
             "received_at": p.received_at,
             "verdict": p.verdict,
-            "verdict_reasons": _json(list(p.verdict_reasons)),
+            "verdict_reasons": dumps_sorted(list(p.verdict_reasons)),
             "signer_sha256": p.signer_sha256,
             "signer_subject": p.signer_subject,
             "signer_organ_id": p.signer_organ_id,
@@ -890,7 +886,7 @@ class Store:
             "algorithm": p.algorithm,
             "packet_sha256": p.sha256(),
             "size": len(p.data),
-            "answer": _json(dict(p.answer)),
+            "answer": dumps_sorted(dict(p.answer)),
             "request_id": p.request_id,
         }
 

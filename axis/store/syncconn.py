@@ -12,8 +12,10 @@ columns and hands the rows to the DBAPI cursor's ``executemany`` itself, each va
 through its column type's bind processor (what SQLAlchemy would do). Only for the
 tables in :data:`LEAN_TABLES`: their inserts have no Python-side defaults and no
 listener but the audit chain's, which is applied here first (:func:`append_events`),
-exactly as its ``before_execute`` hook would. Anything else, and every other dialect,
-goes through ``Connection.execute`` unchanged.
+exactly as its ``before_execute`` hook would. :meth:`SyncAsAsync.execute` does the same
+for the counter upserts that :func:`~axis.store.upserts.add_counts_upsert` built (no
+defaults, no listener). Anything else, and every other dialect, goes through
+``Connection.execute`` unchanged.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from axis.store import schema as t
-from axis.store.audit import append_events
+from axis.store.audit import append_events, unlinked
 from axis.store.upserts import is_counts_upsert
 
 __all__ = ["LEAN_TABLES", "SyncAsAsync", "insert_rows", "run_without_loop"]
@@ -61,7 +63,7 @@ class SyncAsAsync:
         self._conn = conn
         self.dialect = conn.dialect
         self._compiled = compiled  # shared by the store's batches (one writer thread)
-        #: rows written by :meth:`insert_many` (tests check that the lean path is taken)
+        #: rows sent straight to the cursor (tests check that the lean path is taken)
         self.lean_rows = 0
 
     async def execute(self, statement: Any, parameters: Any = None) -> Any:
@@ -77,7 +79,7 @@ class SyncAsAsync:
 
     def insert_many(self, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
         """``INSERT INTO table`` the rows (dicts with the same keys), in this transaction."""
-        if table is t.events and not all(r.get("hash") for r in rows):
+        if table is t.events and unlinked(rows):
             append_events(self._conn, list(rows))  # what the chain's hook would do
         self._many(table.insert(), table.name, rows)
 
