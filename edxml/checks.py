@@ -116,8 +116,8 @@ def _too_long(element: str, name: str, text: str | None) -> Iterable[Problem]:
 def _parse_date(text: str) -> dt.date | None:
     if not _DATE.fullmatch(text):
         return None
-    try:
-        return dt.datetime.strptime(text, "%Y/%m/%d").date()
+    try:  # the pattern matched: ASCII digits where int() reads them (strptime: ~10 us, this ~2 us)
+        return dt.date(int(text[0:4]), int(text[5:7]), int(text[8:10]))
     except ValueError:
         return None
 
@@ -151,8 +151,15 @@ def _timestamp(element: str, text: str | None) -> Iterable[Problem]:
     assert text is not None
     ok = bool(_TIMESTAMP.fullmatch(text))
     if ok:
-        try:
-            dt.datetime.strptime(text, "%Y/%m/%d %H:%M:%S")
+        try:  # as _parse_date: a real date and a time of day (seconds 0..59)
+            dt.datetime(
+                int(text[0:4]),
+                int(text[5:7]),
+                int(text[8:10]),
+                int(text[11:13]),
+                int(text[14:16]),
+                int(text[17:19]),
+            )
         except ValueError:
             ok = False
     if not ok:

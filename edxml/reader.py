@@ -77,18 +77,20 @@ def read_packet(root: etree._Element) -> Packet:
             f"The root element is {root.tag!r}, not edXML in the edXML namespace.",
             code="packet.not-edxml",
         )
-    envelope = _required(root, "edXMLEnvelope", "edXML")
-    header = _required(envelope, "edXMLHeader", "edXMLEnvelope")
-    blocks = [child for child in header.iterchildren(tag=etree.Element)]
+    top = _Kids(root)
+    envelope = _Kids(top.required("edXMLEnvelope", "edXML"))
+    header_element = envelope.required("edXMLHeader", "edXMLEnvelope")
+    blocks = [child for child in header_element.iterchildren(tag=etree.Element)]
     if not blocks:
         raise _missing("edXMLHeader/MessageHeader")
     first = blocks[0]
     signature = _signature_kind(blocks[-1])
-    if first.tag == _q("Status") or first.find(_q("StatusCode")) is not None:
-        return _read_status(first, signature)
+    block = _Kids(first)
+    if first.tag == _q("Status") or block.child("StatusCode") is not None:
+        return _read_status(block, etree.QName(first).localname, signature)
     if first.tag != _q("MessageHeader"):
         raise _missing("edXMLHeader/MessageHeader")
-    return _read_document(root, envelope, header, first, signature)
+    return _read_document(top, envelope, _Kids(header_element), block, signature)
 
 
 # ----------------------------------------------------------------------- helpers
@@ -102,26 +104,65 @@ def _missing(path: str) -> PacketError:
     )
 
 
-def _child(parent: etree._Element, *names: str) -> etree._Element | None:
-    """The first child named one of ``names`` (alternative spellings)."""
-    for name in names:
-        # iterchildren filters in C; find() goes through ElementPath (~4x slower)
-        for found in parent.iterchildren(_q(name)):
-            return found
-    return None
+#: the tag filter for every edXML element, and the length of the ``{NS}`` prefix
+_ANY: Final = f"{{{NS}}}*"
+_PREFIX: Final = len(f"{{{NS}}}")
 
 
-def _children(parent: etree._Element | None, name: str) -> list[etree._Element]:
-    if parent is None:
-        return []
-    return list(parent.iterchildren(tag=_q(name)))
+class _Kids:
+    """The edXML children of one element by local name, read in one pass.
 
+    The reader asks a block for most of its children, one name after another; one walk
+    over them (each child once) costs less than a filtered walk per name (each call
+    builds a tag matcher and walks until it finds one), and a name that is absent costs
+    a dictionary miss. Built for ``None`` too: then every child is absent.
+    """
 
-def _required(parent: etree._Element, name: str, where: str) -> etree._Element:
-    found = _child(parent, name)
-    if found is None:
-        raise _missing(f"{where}/{name}")
-    return found
+    __slots__ = ("_by_name",)
+
+    def __init__(self, element: etree._Element | None) -> None:
+        by_name: dict[str, list[etree._Element]] = {}
+        if element is not None:
+            for child in element.iterchildren(_ANY):
+                name = child.tag[_PREFIX:]
+                found = by_name.get(name)
+                if found is None:
+                    by_name[name] = [child]
+                else:
+                    found.append(child)
+        self._by_name = by_name
+
+    def child(self, *names: str) -> etree._Element | None:
+        """The first child named one of ``names`` (alternative spellings)."""
+        for name in names:
+            found = self._by_name.get(name)
+            if found is not None:
+                return found[0]
+        return None
+
+    def all(self, name: str) -> list[etree._Element]:
+        """Every child named ``name``, in document order."""
+        return self._by_name.get(name, [])
+
+    def text(self, *names: str) -> str | None:
+        """The text of the first child named one of ``names`` (:func:`_value`)."""
+        return _value(self.child(*names))
+
+    def kids(self, name: str) -> _Kids:
+        """The children of the first child named ``name`` (none when it is absent)."""
+        return _Kids(self.child(name))
+
+    def required(self, name: str, where: str) -> etree._Element:
+        found = self.child(name)
+        if found is None:
+            raise _missing(f"{where}/{name}")
+        return found
+
+    def required_text(self, name: str, where: str) -> str:
+        text = self.text(name)
+        if text is None:
+            raise _missing(f"{where}/{name}")
+        return text
 
 
 def _value(element: etree._Element | None) -> str | None:
@@ -138,19 +179,6 @@ def _value(element: etree._Element | None) -> str | None:
     return text or None
 
 
-def _text(parent: etree._Element | None, *names: str) -> str | None:
-    if parent is None:
-        return None
-    return _value(_child(parent, *names))
-
-
-def _required_text(parent: etree._Element, name: str, where: str) -> str:
-    text = _text(parent, name)
-    if text is None:
-        raise _missing(f"{where}/{name}")
-    return text
-
-
 def _signature_kind(last: etree._Element) -> SignatureKind:
     if last.tag == _q("Signature"):
         return "edxml-legacy"
@@ -163,99 +191,97 @@ def _signature_kind(last: etree._Element) -> SignatureKind:
 
 
 def _organization(element: etree._Element, where: str) -> Organization:
+    k = _Kids(element)
     return Organization(
-        organ_id=_required_text(element, "OrganId", where),
-        organization_in_charge=_text(element, "OrganizationInCharge"),
-        organ_name=_text(element, "OrganName"),
-        organ_add=_text(element, "OrganAdd"),
-        email=_text(element, "Email"),
-        telephone=_text(element, "Telephone"),
-        fax=_text(element, "Fax"),
-        website=_text(element, "Website"),
+        organ_id=k.required_text("OrganId", where),
+        organization_in_charge=k.text("OrganizationInCharge"),
+        organ_name=k.text("OrganName"),
+        organ_add=k.text("OrganAdd"),
+        email=k.text("Email"),
+        telephone=k.text("Telephone"),
+        fax=k.text("Fax"),
+        website=k.text("Website"),
     )
 
 
 def _response_for(element: etree._Element) -> ResponseFor:
+    k = _Kids(element)
     return ResponseFor(
-        organ_id=_text(element, "OrganId"),
-        code=_text(element, "Code"),
-        promulgation_date=_text(element, "PromulgationDate"),
-        document_id=_text(element, "DocumentId"),
+        organ_id=k.text("OrganId"),
+        code=k.text("Code"),
+        promulgation_date=k.text("PromulgationDate"),
+        document_id=k.text("DocumentId"),
     )
 
 
 def _staff_info(element: etree._Element | None) -> StaffInfo | None:
     if element is None:
         return None
+    k = _Kids(element)
     return StaffInfo(
-        department=_text(element, "Department"),
-        staff=_text(element, "Staff"),
-        email=_text(element, "Email"),
-        mobile=_text(element, "Mobile"),
+        department=k.text("Department"),
+        staff=k.text("Staff"),
+        email=k.text("Email"),
+        mobile=k.text("Mobile"),
     )
 
 
-def _message_header(element: etree._Element) -> MessageHeader:
+def _message_header(k: _Kids) -> MessageHeader:
     where = "MessageHeader"
-    from_ = _child(element, "From")
+    from_ = k.child("From")
     if from_ is None:
         raise _missing(f"{where}/From")
-    code = _child(element, "Code")
-    promulgation = _child(element, "PromulgationInfo")
-    doc_type = _child(element, "DocumentType")
-    signer = _child(element, "SignerInfo")
-    other = _child(element, "OtherInfo")
+    code = k.kids("Code")
+    promulgation = k.kids("PromulgationInfo")
+    doc_type = k.kids("DocumentType")
+    signer = k.kids("SignerInfo")
+    other = k.kids("OtherInfo")
     return MessageHeader(
         from_=_organization(from_, f"{where}/From"),
         to=tuple(
-            _organization(to, f"{where}/To[{i}]")
-            for i, to in enumerate(_children(element, "To"), start=1)
+            _organization(to, f"{where}/To[{i}]") for i, to in enumerate(k.all("To"), start=1)
         ),
-        document_id=_required_text(element, "DocumentId", where),
+        document_id=k.required_text("DocumentId", where),
         code=Code(
-            code_number=_text(code, "CodeNumber"),
-            code_notation=_text(code, "CodeNotation"),
+            code_number=code.text("CodeNumber"),
+            code_notation=code.text("CodeNotation"),
         ),
         promulgation_info=PromulgationInfo(
-            place=_text(promulgation, "Place"),
-            promulgation_date=_text(promulgation, "PromulgationDate"),
+            place=promulgation.text("Place"),
+            promulgation_date=promulgation.text("PromulgationDate"),
         ),
         document_type=DocumentType(
-            type=_text(doc_type, "Type"),
-            type_detail=_text(doc_type, "TypeDetail"),
-            type_name=_text(doc_type, "TypeName"),
+            type=doc_type.text("Type"),
+            type_detail=doc_type.text("TypeDetail"),
+            type_name=doc_type.text("TypeName"),
         ),
-        subject=_text(element, "Subject"),
-        content=_text(element, "Content"),
+        subject=k.text("Subject"),
+        content=k.text("Content"),
         signer_info=SignerInfo(
-            competence=_text(signer, "Competence"),
-            position=_text(signer, "Position"),
-            full_name=_text(signer, "FullName"),
+            competence=signer.text("Competence"),
+            position=signer.text("Position"),
+            full_name=signer.text("FullName"),
         ),
-        due_date=_text(element, "DueDate"),
+        due_date=k.text("DueDate"),
         other_info=OtherInfo(
-            priority=_text(other, "Priority"),
-            sphere_of_promulgation=_text(other, "SphereOfPromulgation"),
-            typer_notation=_text(other, "TyperNotation"),
-            promulgation_amount=_text(other, "PromulgationAmount"),
-            page_amount=_text(other, "PageAmount"),
-            direction=_text(other, "Direction"),
-            appendixes=tuple(
-                _value(a) or ""
-                for a in _children(
-                    _child(other, "Appendixes") if other is not None else None, "Appendix"
-                )
-            ),
+            priority=other.text("Priority"),
+            sphere_of_promulgation=other.text("SphereOfPromulgation"),
+            typer_notation=other.text("TyperNotation"),
+            promulgation_amount=other.text("PromulgationAmount"),
+            page_amount=other.text("PageAmount"),
+            direction=other.text("Direction"),
+            appendixes=tuple(_value(a) or "" for a in other.kids("Appendixes").all("Appendix")),
         ),
-        response_for=tuple(_response_for(r) for r in _children(element, "ResponseFor")),
-        steering_type=_text(element, "SteeringType"),
-        to_places=tuple(_value(p) or "" for p in _children(_child(element, "ToPlaces"), "Place")),
+        response_for=tuple(_response_for(r) for r in k.all("ResponseFor")),
+        steering_type=k.text("SteeringType"),
+        to_places=tuple(_value(p) or "" for p in k.kids("ToPlaces").all("Place")),
     )
 
 
 def _business(element: etree._Element) -> Business:
     where = f"TraceHeaderList/{etree.QName(element).localname}"
-    raw_type = _text(element, "BussinessDocType", "BusinessDocType")
+    k = _Kids(element)
+    raw_type = k.text("BussinessDocType", "BusinessDocType")
     if raw_type is None:
         raise _missing(f"{where}/BussinessDocType")
     try:
@@ -266,95 +292,95 @@ def _business(element: etree._Element) -> Business:
             code="packet.bad-business-type",
             details={"element": f"{where}/BussinessDocType"},
         ) from None
-    info = _child(element, "BussinessDocumentInfo", "BusinessDocumentInfo")
+    info_element = k.child("BussinessDocumentInfo", "BusinessDocumentInfo")
     document_info = None
-    if info is not None:
+    if info_element is not None:
+        info = _Kids(info_element)
         document_info = BusinessDocumentInfo(
-            document_info=_text(info, "DocumentInfo"),
-            document_receiver=_text(info, "DocumentReceiver"),
-            receivers=tuple(
-                Receiver(
-                    organ_id=_value(_child(r, "OrganId")) or "",
-                    receiver_type=_text(r, "ReceiverType"),
-                )
-                for r in _children(_child(info, "ReceiverList"), "Receiver")
-            ),
+            document_info=info.text("DocumentInfo"),
+            document_receiver=info.text("DocumentReceiver"),
+            receivers=tuple(_receiver(_Kids(r)) for r in info.kids("ReceiverList").all("Receiver")),
         )
     return Business(
         business_doc_type=business_type,
-        document_id=_text(element, "DocumentId"),
-        business_doc_reason=_text(element, "BussinessDocReason", "BusinessDocReason"),
-        paper=_text(element, "Paper"),
+        document_id=k.text("DocumentId"),
+        business_doc_reason=k.text("BussinessDocReason", "BusinessDocReason"),
+        paper=k.text("Paper"),
         document_info=document_info,
         replacement_info=tuple(
-            ReplacementInfo(
-                document_id=_text(r, "DocumentId"),
-                organ_ids=tuple(
-                    _value(o) or "" for o in _children(_child(r, "OrganIdList"), "OrganId")
-                ),
-            )
-            for r in _children(_child(element, "ReplacementInfoList"), "ReplacementInfo")
+            _replacement(_Kids(r)) for r in k.kids("ReplacementInfoList").all("ReplacementInfo")
         ),
-        staff_info=_staff_info(_child(element, "StaffInfo")),
+        staff_info=_staff_info(k.child("StaffInfo")),
+    )
+
+
+def _receiver(k: _Kids) -> Receiver:
+    return Receiver(organ_id=k.text("OrganId") or "", receiver_type=k.text("ReceiverType"))
+
+
+def _replacement(k: _Kids) -> ReplacementInfo:
+    return ReplacementInfo(
+        document_id=k.text("DocumentId"),
+        organ_ids=tuple(_value(o) or "" for o in k.kids("OrganIdList").all("OrganId")),
     )
 
 
 def _read_document(
-    root: etree._Element,
-    envelope: etree._Element,
-    header: etree._Element,
-    message_header: etree._Element,
+    top: _Kids,
+    envelope: _Kids,
+    header: _Kids,
+    message_header: _Kids,
     signature: SignatureKind,
 ) -> DocumentPacket:
     message = _message_header(message_header)
-    trace = _required(header, "TraceHeaderList", "edXMLHeader")
-    business = _child(trace, "Bussiness", "Business")
+    trace = _Kids(header.required("TraceHeaderList", "edXMLHeader"))
+    business = trace.child("Bussiness", "Business")
     if business is None:
         raise _missing("TraceHeaderList/Bussiness")
-    body = _child(envelope, "edXMLBody")
-    manifest = _child(body, "edXMLManifest") if body is not None else None
+    manifest = envelope.kids("edXMLBody").kids("edXMLManifest")
     return DocumentPacket(
         header=message,
-        trace_headers=tuple(
-            TraceHeader(
-                organ_id=_value(_child(t, "OrganId")) or "",
-                timestamp=_text(t, "Timestamp"),
-            )
-            for t in _children(trace, "TraceHeader")
-        ),
+        trace_headers=tuple(_trace_header(_Kids(t)) for t in trace.all("TraceHeader")),
         business=_business(business),
-        references=tuple(
-            Reference(
-                content_id=_value(_child(r, "ContentId")) or "",
-                content_type=_text(r, "ContentType"),
-                description=_text(r, "Description"),
-                attachment_name=_text(r, "AttachmentName"),
-            )
-            for r in _children(manifest, "Reference")
-        ),
+        references=tuple(_reference(_Kids(r)) for r in manifest.all("Reference")),
         attachments=tuple(
-            Attachment(
-                content_id=_value(_child(a, "ContentId")) or "",
-                content_base64=_value(_child(a, "ContentTransferEncoded")) or "",
-                attachment_name=_text(a, "AttachmentName"),
-                description=_text(a, "Description"),
-                content_type=_text(a, "ContentType"),
-            )
-            for a in _children(_child(root, "AttachmentEncoded"), "Attachment")
+            _attachment(_Kids(a)) for a in top.kids("AttachmentEncoded").all("Attachment")
         ),
         signature=signature,
     )
 
 
-def _read_status(block: etree._Element, signature: SignatureKind) -> StatusPacket:
-    where = etree.QName(block).localname
-    from_ = _child(block, "From")
+def _trace_header(k: _Kids) -> TraceHeader:
+    return TraceHeader(organ_id=k.text("OrganId") or "", timestamp=k.text("Timestamp"))
+
+
+def _reference(k: _Kids) -> Reference:
+    return Reference(
+        content_id=k.text("ContentId") or "",
+        content_type=k.text("ContentType"),
+        description=k.text("Description"),
+        attachment_name=k.text("AttachmentName"),
+    )
+
+
+def _attachment(k: _Kids) -> Attachment:
+    return Attachment(
+        content_id=k.text("ContentId") or "",
+        content_base64=k.text("ContentTransferEncoded") or "",
+        attachment_name=k.text("AttachmentName"),
+        description=k.text("Description"),
+        content_type=k.text("ContentType"),
+    )
+
+
+def _read_status(block: _Kids, where: str, signature: SignatureKind) -> StatusPacket:
+    from_ = block.child("From")
     if from_ is None:
         raise _missing(f"{where}/From")
-    response_for = _child(block, "ResponseFor")
+    response_for = block.child("ResponseFor")
     if response_for is None:
         raise _missing(f"{where}/ResponseFor")
-    raw_code = _text(block, "StatusCode")
+    raw_code = block.text("StatusCode")
     if raw_code is None:
         raise _missing(f"{where}/StatusCode")
     try:
@@ -370,9 +396,9 @@ def _read_status(block: etree._Element, signature: SignatureKind) -> StatusPacke
         from_=_organization(from_, f"{where}/From"),
         response_for=_response_for(response_for),
         status_code=status_code,
-        staff_info=_staff_info(_child(block, "StaffInfo")),
-        description=_text(block, "Description"),
-        timestamp=_text(block, "Timestamp"),
+        staff_info=_staff_info(block.child("StaffInfo")),
+        description=block.text("Description"),
+        timestamp=block.text("Timestamp"),
         block_name="Status" if where == "Status" else "MessageHeader",
         signature=signature,
     )

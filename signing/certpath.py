@@ -85,7 +85,7 @@ from cryptography.x509.verification import (
 
 from axis_errors import SignatureError
 from signing.policy import LEGACY_MIN_RSA_BITS, Outcome, RevocationMode, SignaturePolicy
-from signing.trust import RevocationData, TrustStore
+from signing.trust import RevocationData, TrustStore, cert_sha256
 
 __all__ = [
     "OCSP_VALIDITY_WITHOUT_NEXT_UPDATE",
@@ -933,9 +933,8 @@ class PathCache:
         revocation: RevocationData,
         policy: SignaturePolicy,
     ) -> _CacheKey:
-        sha = hashes.SHA256()
-        extras = tuple(sorted({c.fingerprint(sha) for c in extra_certs}))
-        return (leaf.fingerprint(sha), extras, trust.fingerprint, revocation.fingerprint, policy)
+        extras = tuple(sorted({cert_sha256(c) for c in extra_certs}))
+        return (cert_sha256(leaf), extras, trust.fingerprint, revocation.fingerprint, policy)
 
     def lookup(self, key: _CacheKey, at: datetime) -> PathResult | None:
         """The stored result for ``key`` if it covers ``at``."""

@@ -49,7 +49,6 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from lxml import etree
@@ -63,7 +62,7 @@ from signing.certpath import (
     validate_signer,
 )
 from signing.policy import AlgorithmStatus, Outcome, SignaturePolicy
-from signing.trust import RevocationData, TrustStore
+from signing.trust import RevocationData, TrustStore, cert_sha256
 from signing.xmldsig import (
     C14N_ALGORITHMS,
     C14N_INCL,
@@ -517,9 +516,8 @@ def _load_signer(texts: tuple[str, ...]) -> _Signer:
     return _Signer(tuple(certs), leaf, signer_details(leaf))
 
 
-@lru_cache(maxsize=1024)
 def _sha256_hex(cert: x509.Certificate) -> str:
-    return cert.fingerprint(hashes.SHA256()).hex()
+    return cert_sha256(cert).hex()
 
 
 def _pick_leaf(certs: Sequence[x509.Certificate]) -> x509.Certificate:

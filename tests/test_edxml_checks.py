@@ -249,3 +249,39 @@ def test_future_date_rule(promulgated: dt.date, today: dt.date) -> None:
     )
     problems = check_packet(document(header), today=today)
     assert (problems != []) == (promulgated > today)
+
+
+def _strptime_accepts(text: str, fmt: str) -> bool:
+    try:
+        dt.datetime.strptime(text, fmt)
+    except ValueError:
+        return False
+    return True
+
+
+_two = st.integers(0, 99).map(lambda n: f"{n:02d}")
+
+
+@given(st.integers(0, 9999).map(lambda n: f"{n:04d}"), _two, _two)
+def test_dates_are_judged_as_strptime_judges_them(year: str, month: str, day: str) -> None:
+    text = f"{year}/{month}/{day}"
+    header = good_header(promulgation_info=PromulgationInfo("Hà Nội", text))
+    found = codes(check_packet(document(header), today=dt.date(9999, 12, 31)))
+    bad = ("packet.bad-date", "MessageHeader/PromulgationInfo/PromulgationDate") in found
+    assert bad == (not _strptime_accepts(text, "%Y/%m/%d"))
+
+
+@given(
+    st.dates(min_value=dt.date(1, 1, 1)).map(lambda d: f"{d.year:04d}/{d:%m/%d}"),
+    _two,
+    _two,
+    _two,
+)
+def test_timestamps_are_judged_as_strptime_judges_them(
+    day: str, hour: str, minute: str, second: str
+) -> None:
+    text = f"{day} {hour}:{minute}:{second}"
+    packet = document(trace_headers=(TraceHeader("000.00.00.G22", text),))
+    found = codes(check_packet(packet, today=TODAY))
+    bad = ("packet.bad-date", "TraceHeaderList/TraceHeader[1]/Timestamp") in found
+    assert bad == (not _strptime_accepts(text, "%Y/%m/%d %H:%M:%S"))

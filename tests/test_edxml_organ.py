@@ -7,6 +7,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from axis_errors import PacketError
+from edxml import organ
 from edxml.organ import MAX_LENGTH, OrganId, is_valid_organ_id
 
 letters = st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -98,3 +99,12 @@ def test_real_codes_and_properties() -> None:
 def test_non_text_is_refused() -> None:
     with pytest.raises(PacketError):
         OrganId(123)  # type: ignore[arg-type]
+
+
+@given(st.text(min_size=0, max_size=40) | valid_codes())
+def test_a_code_is_judged_the_same_the_second_time(text: str) -> None:
+    """Accepted codes are remembered: a code refused once is refused again, and one
+    accepted once is accepted again (and a refused code is never remembered)."""
+    first = is_valid_organ_id(text)
+    assert is_valid_organ_id(text) == first
+    assert (text in organ._ACCEPTED) == first

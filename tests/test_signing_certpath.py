@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from hypothesis import given, settings
@@ -34,7 +35,7 @@ from signing.policy import (
     RevocationMode,
     SignaturePolicy,
 )
-from signing.trust import RevocationData, TrustStore
+from signing.trust import RevocationData, TrustStore, cert_sha256
 
 NOW = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -861,7 +862,6 @@ def test_trust_store_refuses_nonsense() -> None:
 
 
 def test_trust_store_reads_pem_bundles_and_der(root: pki.Issued, ca: pki.Issued) -> None:
-    from cryptography.hazmat.primitives.serialization import Encoding
 
     bundle = root.cert_pem() + ca.cert_pem()
     store = TrustStore.from_pem_bytes(bundle, ca.cert.public_bytes(Encoding.DER))
@@ -871,7 +871,6 @@ def test_trust_store_reads_pem_bundles_and_der(root: pki.Issued, ca: pki.Issued)
 
 
 def test_revocation_data_from_bytes(leaf: pki.Issued, ca: pki.Issued) -> None:
-    from cryptography.hazmat.primitives.serialization import Encoding
 
     one = crl(ca)
     resp = pki.make_ocsp_response(ca, leaf.cert, "good", this_update=NOW, next_update=NOW + DAY)
@@ -902,3 +901,17 @@ def test_non_certificates_are_refused(leaf: pki.Issued, trust: TrustStore) -> No
             at=NOW,
         )
     assert info.value.code == "sig.certificate-invalid"
+
+
+def test_remembered_fingerprints_are_each_certificates_own(
+    root: pki.Issued, ca: pki.Issued, leaf: pki.Issued
+) -> None:
+    """cert_sha256 remembers a fingerprint per certificate object: asked again, or for
+    another object of the same DER, or for another certificate, it is always the
+    SHA-256 of that certificate's DER."""
+    certs = [root.cert, ca.cert, leaf.cert]
+    copies = [x509.load_der_x509_certificate(c.public_bytes(Encoding.DER)) for c in certs]
+    for _ in range(2):
+        for cert in certs + copies:
+            assert cert_sha256(cert) == cert.fingerprint(hashes.SHA256())
+    assert len({cert_sha256(c) for c in certs}) == 3
