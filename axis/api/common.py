@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +11,7 @@ from aiohttp import web
 
 from axis.jsontext import dumps
 from axis.observe import log_context
+from axis.randomness import random_bytes
 from axis.store import request_scope
 from axis_errors import AxisError, InputError
 
@@ -68,7 +68,7 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
     """Give every request an id that follows it into logs (and back in a header), and
     one reading of the directory's generation (:func:`axis.store.request_scope`)."""
     rid = _REQUEST_ID_RE.sub("", request.headers.get("X-Request-Id", ""))[:64]
-    rid = rid or uuid.uuid4().hex[:16]
+    rid = rid or random_bytes(8).hex()
     request[REQUEST_ID] = rid
     with log_context(request_id=rid), request_scope():  # the directory read once
         response = await handler(request)

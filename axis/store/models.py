@@ -7,7 +7,6 @@ duplicate key (:func:`dedup_key`) and the reporting day (:func:`counter_day`).
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from axis.credentials import may_act_for
 from axis.directory import RouteKind, Tier
+from axis.randomness import random_bytes
 
 if TYPE_CHECKING:
     from axis.pades import AttachmentVerdict
@@ -60,7 +60,7 @@ _CROCKFORD: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 def new_document_id(now_ms: int | None = None) -> str:
     """A new axis document id: a ULID (26 characters, sortable by creation time)."""
     ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
-    value = (ms << 80) | int.from_bytes(os.urandom(10), "big")
+    value = (ms << 80) | int.from_bytes(random_bytes(10), "big")
     chars = []
     for _ in range(26):
         chars.append(_CROCKFORD[value & 31])
