@@ -22,11 +22,10 @@ BLOCK: Final = 4096
 
 class _Pool:
     def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.block = b""
-        self.pos = 0
+        self.reset()
 
     def reset(self) -> None:
+        """Start empty, with a new lock (also in a forked child)."""
         self.lock = threading.Lock()
         self.block = b""
         self.pos = 0

@@ -228,9 +228,7 @@ def _staff_info(element: etree._Element | None) -> StaffInfo | None:
 
 def _message_header(k: _Kids) -> MessageHeader:
     where = "MessageHeader"
-    from_ = k.child("From")
-    if from_ is None:
-        raise _missing(f"{where}/From")
+    from_ = k.required("From", where)
     code = k.kids("Code")
     promulgation = k.kids("PromulgationInfo")
     doc_type = k.kids("DocumentType")
@@ -374,15 +372,9 @@ def _attachment(k: _Kids) -> Attachment:
 
 
 def _read_status(block: _Kids, where: str, signature: SignatureKind) -> StatusPacket:
-    from_ = block.child("From")
-    if from_ is None:
-        raise _missing(f"{where}/From")
-    response_for = block.child("ResponseFor")
-    if response_for is None:
-        raise _missing(f"{where}/ResponseFor")
-    raw_code = block.text("StatusCode")
-    if raw_code is None:
-        raise _missing(f"{where}/StatusCode")
+    from_ = block.required("From", where)
+    response_for = block.required("ResponseFor", where)
+    raw_code = block.required_text("StatusCode", where)
     try:
         status_code = StatusCode(raw_code.strip())
     except ValueError:

@@ -224,7 +224,7 @@ def signer_details(cert: x509.Certificate) -> SignerDetails:
         organ_id=_attr_str(cert.subject, NameOID.USER_ID),
         issuer=cert.issuer.rfc4514_string(),
         serial=format(cert.serial_number, "x"),
-        sha256=cert.fingerprint(hashes.SHA256()).hex(),
+        sha256=cert_sha256(cert).hex(),
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
         public_key_type=key_type,
