@@ -12,16 +12,28 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from axis.analysis import WORKER_NICENESS, Analysis, Analyzer, PacketFacts, analyze
+from axis.analysis import (
+    WORKER_NICENESS,
+    Analysis,
+    Analyzer,
+    PacketFacts,
+    _instant,
+    _micros,
+    analyze,
+)
 from axis.app import load_trust, parse_limits, policy_from_config
 from axis.config import load_config
 from axis.demodata import AGENCIES, PROVINCE, SYSTEMS
 from axis.devsetup import DevDeployment, create_dev_deployment
 from axis.intake import IntakeSettings
+from axis.store.models import VN_TZ
 from axis_errors import ConfigError, PacketError, XmlError
 from edxml.builder import build_document
 from signing.certpath import PathCache
@@ -225,3 +237,17 @@ def test_workers_exit_when_their_daemon_is_killed() -> None:
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_alive(p) for p in pids)
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1900, 1, 1),
+        max_value=datetime(2200, 1, 1),
+        timezones=st.sampled_from([UTC, VN_TZ, timezone(timedelta(hours=-11, minutes=-30))]),
+    )
+)
+def test_the_instant_a_worker_analyses_at_is_the_daemons_to_the_microsecond(at: datetime) -> None:
+    # the call carries it as whole microseconds since the epoch (cheaper to pickle)
+    back = _instant(_micros(at))
+    assert back == at and back.tzinfo is UTC
+    assert back.astimezone(VN_TZ).date() == at.astimezone(VN_TZ).date()

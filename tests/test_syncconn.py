@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,13 @@ CODES = ("000.00.00.H36", "000.01.00.H36", "000.31.31.H36")
 _COUNTER_KEY = ("day", "agency_code", "tier", "direction", "verdict", "scope")
 
 texts = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=12)
+ZONES = (UTC, timezone(timedelta(hours=7)), timezone(timedelta(hours=-5, minutes=-30)))
+# the rows of a batch repeat their times (the lean path formats each distinct one once):
+# a few instants, each in any of the zones, besides arbitrary ones
+_FEW = (T0, T0 + timedelta(microseconds=1), T0 + timedelta(days=400, seconds=7))
 moments = st.datetimes(
-    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
-)
+    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.sampled_from(ZONES)
+) | st.builds(lambda at, zone: at.astimezone(zone), st.sampled_from(_FEW), st.sampled_from(ZONES))
 
 
 def delivery_rows() -> st.SearchStrategy[list[dict[str, Any]]]:
