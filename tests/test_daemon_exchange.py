@@ -3,9 +3,12 @@ across the four tiers, statuses back, who may read what, refusals, duplicates.""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -208,3 +211,45 @@ async def test_unsigned_packets_are_accepted_and_counted_as_unsigned(
     lines = {line["key"]: line for line in report["lines"]}
     assert lines["district"]["sent"] == 1 and lines["district"]["validly_signed"] == 0
     assert lines["province"]["received"] == 1
+
+
+async def test_a_body_is_read_whole_in_any_pieces_up_to_the_cap_and_refused_past_it(
+    deployment: DevDeployment, session: aiohttp.ClientSession
+) -> None:
+    data = signed_document(deployment, PROVINCE, [CITY])
+    config = dataclasses.replace(
+        deployment.config,
+        server=dataclasses.replace(deployment.config.server, max_body_bytes=len(data)),
+    )
+    d = await start_daemon(config)
+    try:
+        province = native(d, deployment, "qlvb.lamdong", session)
+
+        async def pieces(body: bytes, size: int) -> AsyncIterator[bytes]:
+            for i in range(0, len(body), size):  # chunked: no Content-Length
+                yield body[i : i + size]
+                await asyncio.sleep(0)
+
+        async def post(body: Any) -> tuple[int, dict[str, Any]]:
+            async with session.post(
+                f"{d.base_url}/api/v1/packets", data=body, headers=province.auth
+            ) as r:
+                return r.status, await r.json()
+
+        # exactly the cap, in uneven pieces: stored byte for byte
+        status, answer = await post(pieces(data, 7_777))
+        assert status == 201, answer
+        (item,) = await native(d, deployment, "qlvb.dalat", session).inbox()
+        assert await native(d, deployment, "qlvb.dalat", session).fetch(item["delivery_id"]) == (
+            200,
+            data,
+        )
+        # one byte past the cap: refused, whether its length is announced or not
+        too_big = data + b"\n"
+        for body in (too_big, pieces(too_big, 4_096)):
+            status, answer = await post(body)
+            assert status == 400, answer
+            assert answer["error"]["code"] == "input.too-large"
+            assert str(len(data)) in answer["error"]["message"]
+    finally:
+        await d.stop()
