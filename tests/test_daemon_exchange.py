@@ -224,6 +224,7 @@ async def test_a_body_is_read_whole_in_any_pieces_up_to_the_cap_and_refused_past
     d = await start_daemon(config)
     try:
         province = native(d, deployment, "qlvb.lamdong", session)
+        dalat = native(d, deployment, "qlvb.dalat", session)
 
         async def pieces(body: bytes, size: int) -> AsyncIterator[bytes]:
             for i in range(0, len(body), size):  # chunked: no Content-Length
@@ -239,11 +240,8 @@ async def test_a_body_is_read_whole_in_any_pieces_up_to_the_cap_and_refused_past
         # exactly the cap, in uneven pieces: stored byte for byte
         status, answer = await post(pieces(data, 7_777))
         assert status == 201, answer
-        (item,) = await native(d, deployment, "qlvb.dalat", session).inbox()
-        assert await native(d, deployment, "qlvb.dalat", session).fetch(item["delivery_id"]) == (
-            200,
-            data,
-        )
+        (item,) = await dalat.inbox()
+        assert await dalat.fetch(item["delivery_id"]) == (200, data)
         # one byte past the cap: refused, whether its length is announced or not
         too_big = data + b"\n"
         for body in (too_big, pieces(too_big, 4_096)):
