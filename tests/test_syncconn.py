@@ -1,5 +1,6 @@
-"""The group commit's lean INSERT path (axis.store.syncconn) against SQLAlchemy's own:
-the same rows must land the same, byte for byte, in real SQLite files."""
+"""The group commit's lean paths (axis.store.syncconn) against SQLAlchemy's own: the same
+rows must land the same, byte for byte, in real SQLite files; the same reads must give
+the same rows; its savepoints must keep and undo what SQLite's own do."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from axis.directory import Agency
 from axis.store import NewDelivery, NewPacket, dedup_key, open_store
 from axis.store import schema as t
+from axis.store.audit import _chain_end
+from axis.store.once import built_once
+from axis.store.store import _dup_probe, _last_delivery_id, _sqlite_events
 from axis.store.syncconn import SyncAsAsync, insert_rows, run_without_loop
 from axis.store.upserts import add_counts_upsert
 
@@ -202,10 +206,12 @@ async def test_the_group_commit_takes_the_lean_path(tmp_path: Path) -> None:
             deliveries=(NewDelivery(CODES[2], CODES[2], "local", "commune"),),
             answer={"ok": True},
         )
-        before = store.lean_rows
+        before, reads = store.lean_rows, store.lean_reads
         committed = await store.commit_packet(p)
         # documents, packets, deliveries, events: one row each; counters: sent + received
         assert store.lean_rows - before >= 6
+        # the duplicate probe, the last delivery id, the chain's end
+        assert store.lean_reads - reads == 3
         doc = await store.get_document(committed.document_id)
         assert doc.received_at == p.received_at
         assert [d.target_code for d in doc.deliveries] == [CODES[2]]
@@ -215,3 +221,171 @@ async def test_the_group_commit_takes_the_lean_path(tmp_path: Path) -> None:
         )
     finally:
         await store.close()
+
+
+# --- reads and savepoints ---------------------------------------------------------------
+
+STORED_KEYS = [dedup_key("document", CODES[0], f"D-{i}", "0") for i in range(40)]
+
+
+@pytest.fixture(scope="module")
+def stored_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store's SQLite file holding 40 committed packets (dedup keys ``STORED_KEYS``)."""
+    path = tmp_path_factory.mktemp("reads") / "axis.db"
+
+    async def main() -> list[str]:
+        store = await open_store(f"sqlite+aiosqlite:///{path}")
+        try:
+            await store.upsert_agencies(
+                [
+                    Agency(code=CODES[0], name="UBND tỉnh", tier="province"),
+                    Agency(code=CODES[2], name="UBND xã", tier="commune"),
+                ]
+            )
+            keys = []
+            for i in range(len(STORED_KEYS)):
+                p = NewPacket(
+                    kind="document",
+                    sender_code=CODES[0],
+                    sender_tier="province",
+                    system_id="sys",
+                    edxml_document_id=f"D-{i}",
+                    dedup_key=STORED_KEYS[i],
+                    received_at=T0,
+                    verdict="valid",
+                    data=b"<edXML/>",
+                    deliveries=(NewDelivery(CODES[2], CODES[2], "local", "commune"),),
+                    answer={"n": i},
+                )
+                keys.append(p.dedup_key)
+                await store.commit_packet(p)
+            return keys
+        finally:
+            await store.close()
+
+    assert asyncio.run(main()) == STORED_KEYS
+    return path
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    # any size up to 70 as likely as any other: the probes are built per power of two
+    keys=st.integers(1, 70).flatmap(
+        lambda n: st.lists(
+            st.sampled_from(STORED_KEYS) | st.text(min_size=1, max_size=20), min_size=n, max_size=n
+        )
+    )
+)
+def test_the_lean_duplicate_probe_finds_what_sqlalchemy_finds(
+    stored_db: Path, keys: list[str]
+) -> None:
+    engine = sa.create_engine(f"sqlite:///{stored_db}")
+    d = t.documents.c
+    try:
+        with engine.begin() as conn:
+            lean = SyncAsAsync(conn, {})
+            stmt, params = _dup_probe(keys)
+            found = sorted(lean.run(stmt, params))
+            plain = conn.execute(
+                sa.select(d.dedup_key, d.id, d.answer).where(d.dedup_key.in_(keys))
+            )
+            assert found == sorted(tuple(r) for r in plain)
+            assert {k for k, _, _ in found} == set(keys) & set(STORED_KEYS)
+            assert lean.lean_reads == 1
+            # the same statement through SQLAlchemy (any other dialect's way) agrees
+            assert sorted(tuple(r) for r in conn.execute(stmt, params)) == found
+    finally:
+        engine.dispose()
+
+
+def test_the_commits_other_reads_agree_with_sqlalchemy(stored_db: Path, tmp_path: Path) -> None:
+    empty = _engine(tmp_path / "empty.db")
+    t.metadata.create_all(empty, tables=[t.events])
+    for engine in (sa.create_engine(f"sqlite:///{stored_db}"), empty):
+        with engine.begin() as conn:
+            lean = SyncAsAsync(conn, {})
+            for stmt in (_chain_end(), _last_delivery_id()):
+                plain = conn.execute(stmt).first()
+                assert lean.run(stmt).first() == (tuple(plain) if plain is not None else None)
+                assert lean.run(stmt).scalar() == conn.execute(stmt).scalar()
+            assert lean.lean_reads == 4
+        engine.dispose()
+    with sa.create_engine(f"sqlite:///{stored_db}").connect() as conn:
+        last = SyncAsAsync(conn, {}).run(_chain_end()).first()
+        assert last is not None and last[0] >= 40 and len(last[1]) == 64
+
+
+def test_reads_that_need_a_result_processor_go_through_sqlalchemy(stored_db: Path) -> None:
+    stmt = built_once("test.received-at", lambda: sa.select(t.documents.c.received_at).limit(1))
+    engine = sa.create_engine(f"sqlite:///{stored_db}")
+    with engine.connect() as conn:
+        lean = SyncAsAsync(conn, {})
+        assert lean.run(stmt).scalar() == T0  # an aware datetime, as UtcDateTime gives it
+        assert lean.lean_reads == 0
+        with pytest.raises(sa.exc.InvalidRequestError, match="k0"):
+            lean.run(_dup_probe(["x"])[0], {})  # a key left unbound
+    engine.dispose()
+
+
+def _delivery(i: int) -> dict[str, Any]:
+    return {
+        "id": i,
+        "document_id": "D1",
+        "recipient_code": CODES[0],
+        "target_code": CODES[0],
+        "target_tier": "province",
+        "route": "local",
+        "state": "pending",
+        "attempts": 0,
+        "next_attempt_at": T0,
+        "created_at": T0,
+    }
+
+
+def _writer(path: Path) -> sa.Engine:
+    """An engine set up as the group commit's (BEGIN IMMEDIATE, no implicit BEGIN), but
+    with only the deliveries table (no documents for its foreign key to name)."""
+    engine = sa.create_engine(f"sqlite:///{path}")
+    _sqlite_events(engine, writer=True)
+    sa.event.listen(engine, "connect", lambda dbapi, _: dbapi.execute("PRAGMA foreign_keys=OFF"))
+    t.metadata.create_all(engine, tables=[t.deliveries])
+    return engine
+
+
+def test_lean_savepoints_undo_only_their_own_block(tmp_path: Path) -> None:
+    engine = _writer(tmp_path / "lean.db")
+
+    async def work(lean: SyncAsAsync) -> None:
+        async with lean.begin_nested():
+            lean.insert_many(t.deliveries, [_delivery(1)])
+        with pytest.raises(sa.exc.IntegrityError):
+            async with lean.begin_nested():
+                lean.insert_many(t.deliveries, [_delivery(2)])
+                lean.insert_many(t.deliveries, [_delivery(1)])  # the same id again
+        async with lean.begin_nested():
+            async with lean.begin_nested():
+                lean.insert_many(t.deliveries, [_delivery(3)])
+            with pytest.raises(ValueError, match="inner"):
+                async with lean.begin_nested():
+                    lean.insert_many(t.deliveries, [_delivery(4)])
+                    raise ValueError("inner")
+
+    with engine.begin() as conn:
+        run_without_loop(work(SyncAsAsync(conn, {})))
+    assert [r[0] for r in _stored(engine, "deliveries")] == [1, 3]
+    engine.dispose()
+
+
+def test_no_lean_savepoint_outside_the_transaction(tmp_path: Path) -> None:
+    engine = _writer(tmp_path / "lean.db")
+
+    async def enter(lean: SyncAsAsync) -> None:
+        async with lean.begin_nested():
+            lean.insert_many(t.deliveries, [_delivery(1)])
+
+    with engine.connect() as conn:
+        with pytest.raises(sa.exc.InvalidRequestError, match="no longer open"):
+            run_without_loop(enter(SyncAsAsync(conn, {})))
+        assert not conn.connection.dbapi_connection.in_transaction  # type: ignore[union-attr]
+    assert _stored(engine, "deliveries") == []
+    engine.dispose()

@@ -24,7 +24,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import sqlalchemy as sa
 from cryptography import x509
@@ -41,6 +41,7 @@ from axis.auditchain import (
     sign_head,
 )
 from axis.store import schema as t
+from axis.store.once import built_once
 from axis_errors import StoreError
 
 if TYPE_CHECKING:
@@ -97,14 +98,31 @@ def unlinked(rows: Sequence[Mapping[str, Any]]) -> bool:
     return bool(rows) and not all(r.get("hash") for r in rows)
 
 
-def append_events(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+class Executes(Protocol):
+    """What :func:`append_events` runs its statements on: a SQLAlchemy connection, or
+    the group commit's (:class:`axis.store.syncconn.SyncStatements`)."""
+
+    @property
+    def dialect(self) -> sa.Dialect: ...
+
+    def execute(self, statement: Any, parameters: Any = None) -> Any: ...
+
+
+def _chain_end() -> sa.Select[Any]:
+    """The last event, chained or not (built once: run on every commit)."""
+    return built_once(
+        "audit.chain-end", lambda: sa.select(_E.id, _E.hash).order_by(_E.id.desc()).limit(1)
+    )
+
+
+def append_events(conn: Executes, rows: list[dict[str, Any]]) -> None:
     """Link event rows (``Store._event_row`` dicts), in order, after the chain head, in
     the caller's transaction: fills ``id``, ``packet_sha256`` (from the document when the
     row names one and has none), ``prev_hash`` and ``hash``. The caller inserts them."""
     dialect = conn.dialect.name
     if dialect == "postgresql":
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(CHAIN_LOCK)))
-    last = conn.execute(sa.select(_E.id, _E.hash).order_by(_E.id.desc()).limit(1)).first()
+    last = conn.execute(_chain_end()).first()
     prev = GENESIS
     if last is not None:
         prev = (

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from axis.store import schema as t
 from axis.store.models import NewDelivery, NewPacket, counter_day
+from axis.store.once import built_once
 from axis.store.upserts import add_counts_upsert
 
 if TYPE_CHECKING:
@@ -104,7 +105,10 @@ async def count_signatures(
             }
     await _upsert(conn, insert, inc)
     if signers:
-        stmt = insert(t.signers).on_conflict_do_nothing(index_elements=[t.signers.c.sha256])
+        stmt = built_once(  # run on every commit with a signed packet
+            ("signers.insert", conn.dialect.name),
+            lambda: insert(t.signers).on_conflict_do_nothing(index_elements=[t.signers.c.sha256]),
+        )
         await conn.execute(stmt, [signers[k] for k in sorted(signers)])
     return out
 

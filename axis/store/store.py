@@ -71,6 +71,7 @@ from axis.store.models import (
     counter_day,
     utcnow,
 )
+from axis.store.once import built_once
 from axis.store.packetfiles import PacketFiles, packet_dir
 from axis.store.sigcounts import count_signatures
 from axis.store.syncconn import SyncAsAsync, insert_rows, run_without_loop
@@ -145,8 +146,10 @@ class Store:
         # (see _commit_batch) instead of one aiosqlite round trip per statement.
         self._batch_writer = batch_writer
         self._lean_inserts: dict[Any, Any] = {}  # SyncAsAsync's compiled INSERTs
-        #: rows the group commits sent through SyncAsAsync's lean path (tests)
+        #: rows the group commits sent through SyncAsAsync's lean path, and reads it
+        #: answered there (tests)
         self.lean_rows = 0
+        self.lean_reads = 0
         self._quick = quick
         self._write_engine = write_engine
         self._dialect = write_engine.dialect.name
@@ -707,12 +710,10 @@ class Store:
         """The stored packets among these dedup keys, by key."""
         found: dict[str, Committed] = {}
         unique = list(dict.fromkeys(keys))
-        for i in range(0, len(unique), 500):
-            rows = await conn.execute(
-                sa.select(t.documents.c.dedup_key, t.documents.c.id, t.documents.c.answer).where(
-                    t.documents.c.dedup_key.in_(unique[i : i + 500])
-                )
-            )
+        for i in range(0, len(unique), _DUP_PROBE_MAX):
+            chunk = unique[i : i + _DUP_PROBE_MAX]
+            stmt, params = _dup_probe(chunk)
+            rows = await conn.execute(stmt, params)
             for key, doc_id, answer in rows:
                 found[key] = Committed(document_id=doc_id, answer=json.loads(answer), created=False)
         return found
@@ -793,6 +794,7 @@ class Store:
                     self._commit_batch_in(cast(AsyncConnection, lean), packets)
                 )
                 self.lean_rows += lean.lean_rows
+                self.lean_reads += lean.lean_reads
                 if self._packet_files is not None:
                     # the bytes are durable before the rows that point at them commit
                     self._packet_files.sync()
@@ -938,7 +940,7 @@ class Store:
             # The write lock is held (BEGIN IMMEDIATE, one writer): number the rows here
             # and insert them in ONE statement; RETURNING in parameter order would make
             # SQLAlchemy send one INSERT per row (each an aiosqlite round trip).
-            top = (await conn.execute(sa.select(sa.func.max(t.deliveries.c.id)))).scalar()
+            top = (await conn.execute(_last_delivery_id())).scalar()
             ids = list(range((top or 0) + 1, (top or 0) + 1 + len(delivery_rows)))
             await insert_rows(
                 conn,
@@ -1613,6 +1615,30 @@ class Store:
             ],
             key=CounterRow.sort_key,
         )
+
+
+def _last_delivery_id() -> sa.Select[Any]:
+    """The highest delivery id (built once: run on every group commit)."""
+    return built_once("deliveries.last-id", lambda: sa.select(sa.func.max(t.deliveries.c.id)))
+
+
+#: the most dedup keys one probe names (the probes are built for powers of two up to it)
+_DUP_PROBE_MAX: Final = 512
+
+
+def _dup_probe(keys: Sequence[str]) -> tuple[sa.Select[Any], dict[str, str]]:
+    """The stored (dedup_key, id, answer) of these keys (1 to ``_DUP_PROBE_MAX``): one
+    statement built once for each power of two, ``k0``... bound to the keys and the rest
+    to the last key again (a key twice in IN changes nothing)."""
+    size = 1 << (len(keys) - 1).bit_length()
+    d = t.documents.c
+
+    def build() -> sa.Select[Any]:
+        names = [sa.bindparam(f"k{i}", type_=d.dedup_key.type) for i in range(size)]
+        return sa.select(d.dedup_key, d.id, d.answer).where(d.dedup_key.in_(names))
+
+    stmt = built_once(("documents.dup-probe", size), build)
+    return stmt, {f"k{i}": keys[min(i, len(keys) - 1)] for i in range(size)}
 
 
 class _GroupCommit:
