@@ -389,3 +389,27 @@ def test_no_lean_savepoint_outside_the_transaction(tmp_path: Path) -> None:
         assert not conn.connection.dbapi_connection.in_transaction  # type: ignore[union-attr]
     assert _stored(engine, "deliveries") == []
     engine.dispose()
+
+
+def test_many_rows_are_written_in_chunks_of_bound_values(tmp_path: Path) -> None:
+    # deliveries have 10 columns: 99 rows a statement, so 250 rows take three
+    rows = [
+        _delivery(i) | {"attempts": i % 7, "created_at": T0 + timedelta(seconds=i)}
+        for i in range(1, 251)
+    ]
+    lean_db, plain_db = _engine(tmp_path / "lean.db"), _engine(tmp_path / "plain.db")
+    statements: list[str] = []
+    with lean_db.begin() as conn:
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        dbapi.set_trace_callback(statements.append)  # type: ignore[attr-defined]
+        lean = SyncAsAsync(conn, {})
+        lean.insert_many(t.deliveries, rows)
+        dbapi.set_trace_callback(None)  # type: ignore[attr-defined]
+    with plain_db.begin() as conn:
+        conn.execute(t.deliveries.insert(), rows)
+    assert _stored(lean_db, "deliveries") == _stored(plain_db, "deliveries")
+    inserts = [s for s in statements if s.startswith("INSERT INTO deliveries")]
+    assert [s.count("), (") + 1 for s in inserts] == [99, 99, 52]
+    lean_db.dispose()
+    plain_db.dispose()

@@ -1971,7 +1971,9 @@ async def open_store(
             pool_size=1,
             max_overflow=0,
             pool_timeout=pool_timeout,
-            connect_args={"check_same_thread": False},
+            # its multi-row INSERTs are one statement for each table and row count
+            # (syncconn): room for them in sqlite3's cache of prepared statements
+            connect_args={"check_same_thread": False, "cached_statements": 1024},
         )
         _sqlite_events(batch_writer, writer=True)
         install_audit_chain(batch_writer)

@@ -68,6 +68,19 @@ class _Compiled:
     get: Callable[[dict[str, Any]], tuple[Any, ...]]
     #: (place, bind processor) of the values that need one (dates...)
     processed: tuple[tuple[int, Callable[[Any], Any]], ...]
+    #: the statement around its one row of placeholders, ``(before, row, after)``, to
+    #: write several rows in one statement; None: one row at a time (``executemany``)
+    rows: tuple[str, str, str] | None = None
+
+    def for_rows(self, count: int) -> str:
+        """The statement for ``count`` rows of values in one ``VALUES`` list."""
+        assert self.rows is not None
+        before, row, after = self.rows
+        return f"{before} VALUES {', '.join([row] * count)}{after}"
+
+
+#: the most values one multi-row INSERT binds (SQLite's oldest limit, whatever the build)
+MAX_BOUND: Final = 999
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,12 +261,23 @@ class SyncAsAsync:
         else:
             values = [get(r) for r in rows]
         cursor = self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        sql = compiled.sql
         try:
-            cursor.executemany(compiled.sql, values)
+            if compiled.rows is None or len(values) == 1:
+                cursor.executemany(sql, values)
+            else:
+                # Several rows in one statement: SQLite steps it once, where executemany
+                # steps once a row, and sqlite3 lets go of the GIL around each step; each
+                # time the event loop took it, this thread slept, then waited for a core.
+                per = max(1, MAX_BOUND // len(keys))
+                for i in range(0, len(values), per):
+                    chunk = values[i : i + per]
+                    sql = compiled.for_rows(len(chunk))
+                    cursor.execute(sql, [v for row in chunk for v in row])
         except sqlite3.Error as exc:
             # as SQLAlchemy would raise it (IntegrityError...), without the parameters
             raise sa.exc.DBAPIError.instance(
-                compiled.sql, None, exc, sqlite3.Error, dialect=self.dialect
+                sql, None, exc, sqlite3.Error, dialect=self.dialect
             ) from exc
         finally:
             cursor.close()
@@ -272,10 +296,16 @@ class SyncAsAsync:
             table.c[k].type.dialect_impl(self.dialect).bind_processor(self.dialect) for k in order
         ]
         processed = tuple((i, p) for i, p in enumerate(procs) if p is not None)
+        sql = compiled.string
+        row = "(" + ", ".join("?" * len(order)) + ")"
+        parts = sql.split(f" VALUES {row}")
+        # only when the row of placeholders is there exactly once, as SQLite's compiler
+        # writes it (an upsert's ON CONFLICT clause follows it unchanged)
+        rows = (parts[0], row, parts[1]) if len(parts) == 2 else None
         get = operator.itemgetter(*order)
         if len(order) == 1:  # itemgetter of one key gives the value, not a tuple
-            return _Compiled(compiled.string, lambda r: (get(r),), processed)
-        return _Compiled(compiled.string, get, processed)
+            return _Compiled(sql, lambda r: (get(r),), processed, rows)
+        return _Compiled(sql, get, processed, rows)
 
 
 def _compile_query(statement: sa.Select[Any], dialect: sa.Dialect) -> _Query | None:
