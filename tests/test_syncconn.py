@@ -115,10 +115,9 @@ def test_lean_inserts_store_what_sqlalchemy_stores(
         plain_db.dispose()
 
 
-def test_a_broken_constraint_is_sqlalchemys_error_without_the_values(tmp_path: Path) -> None:
-    engine = _engine(tmp_path / "lean.db")
-    row = {
-        "id": 1,
+def _delivery(i: int) -> dict[str, Any]:
+    return {
+        "id": i,
         "document_id": "D1",
         "recipient_code": CODES[0],
         "target_code": CODES[0],
@@ -129,6 +128,11 @@ def test_a_broken_constraint_is_sqlalchemys_error_without_the_values(tmp_path: P
         "next_attempt_at": T0,
         "created_at": T0,
     }
+
+
+def test_a_broken_constraint_is_sqlalchemys_error_without_the_values(tmp_path: Path) -> None:
+    engine = _engine(tmp_path / "lean.db")
+    row = _delivery(1)
     with pytest.raises(sa.exc.IntegrityError) as caught, engine.begin() as conn:
         SyncAsAsync(conn, {}).insert_many(t.deliveries, [row, row | {"target_code": "secret"}])
     assert "secret" not in str(caught.value)
@@ -325,21 +329,6 @@ def test_reads_that_need_a_result_processor_go_through_sqlalchemy(stored_db: Pat
         with pytest.raises(sa.exc.InvalidRequestError, match="k0"):
             lean.run(_dup_probe(["x"])[0], {})  # a key left unbound
     engine.dispose()
-
-
-def _delivery(i: int) -> dict[str, Any]:
-    return {
-        "id": i,
-        "document_id": "D1",
-        "recipient_code": CODES[0],
-        "target_code": CODES[0],
-        "target_tier": "province",
-        "route": "local",
-        "state": "pending",
-        "attempts": 0,
-        "next_attempt_at": T0,
-        "created_at": T0,
-    }
 
 
 def _writer(path: Path) -> sa.Engine:

@@ -191,11 +191,13 @@ class SyncAsAsync:
             cursor.execute(sql, values)
             return cursor.fetchall()
         except sqlite3.Error as exc:
-            raise sa.exc.DBAPIError.instance(
-                sql, None, exc, sqlite3.Error, dialect=self.dialect
-            ) from exc
+            raise self._error(sql, exc) from exc
         finally:
             cursor.close()
+
+    def _error(self, sql: str, exc: sqlite3.Error) -> sa.exc.StatementError:
+        """``exc`` as SQLAlchemy would raise it (IntegrityError...), without the values."""
+        return sa.exc.DBAPIError.instance(sql, None, exc, sqlite3.Error, dialect=self.dialect)
 
     def _query(self, statement: sa.Select[Any], parameters: Mapping[str, Any]) -> Rows | None:
         key = (self.dialect.name, id(statement))
@@ -275,10 +277,7 @@ class SyncAsAsync:
                     sql = compiled.for_rows(len(chunk))
                     cursor.execute(sql, [v for row in chunk for v in row])
         except sqlite3.Error as exc:
-            # as SQLAlchemy would raise it (IntegrityError...), without the parameters
-            raise sa.exc.DBAPIError.instance(
-                sql, None, exc, sqlite3.Error, dialect=self.dialect
-            ) from exc
+            raise self._error(sql, exc) from exc
         finally:
             cursor.close()
         self.lean_rows += len(rows)
