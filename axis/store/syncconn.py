@@ -8,8 +8,9 @@ compiled-cache lookup and ``construct_params`` for every row; measured on a batc
 packets that is about a third of the commit's CPU, more than SQLite's own work.
 
 :func:`insert_rows` keeps the statement SQLAlchemy compiled for a table and a set of
-columns and hands the rows to the DBAPI cursor's ``executemany`` itself, each value
-through its column type's bind processor (what SQLAlchemy would do). Only for the
+columns and hands the rows to the DBAPI cursor itself, each value through its column
+type's bind processor (what SQLAlchemy would do), as one multi-row ``VALUES`` list
+(``executemany`` steps SQLite once a row, releasing the GIL around each step). Only for the
 tables in :data:`LEAN_TABLES`: their inserts have no Python-side defaults and no
 listener but the audit chain's, which is applied here first (:func:`append_events`),
 exactly as its ``before_execute`` hook would. :meth:`SyncAsAsync.execute` does the same
@@ -228,7 +229,8 @@ class SyncAsAsync:
 
     def _many(self, statement: sa.Insert, name: object, rows: Sequence[dict[str, Any]]) -> None:
         """Execute the INSERT ``statement`` (``name``: what it is known by in the cache of
-        compiled statements) once per row, straight on the DBAPI cursor."""
+        compiled statements) for these rows, straight on the DBAPI cursor: in one
+        multi-row statement where it can be, else once a row."""
         first = rows[0].keys()
         if not all(r.keys() == first for r in rows):
             self._conn.execute(statement, list(rows))  # ragged rows: SQLAlchemy's way
