@@ -110,17 +110,11 @@ class Rows:
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         return iter(self._rows)
 
-    def all(self) -> list[tuple[Any, ...]]:
-        return list(self._rows)
-
     def first(self) -> tuple[Any, ...] | None:
         return self._rows[0] if self._rows else None
 
     def scalar(self) -> Any:
         return self._rows[0][0] if self._rows else None
-
-    def scalars(self) -> list[Any]:
-        return [r[0] for r in self._rows]
 
 
 class SyncStatements:
@@ -264,7 +258,7 @@ class SyncAsAsync:
                 values.append(row)
         else:
             values = [get(r) for r in rows]
-        cursor = self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = self._dbapi().cursor()
         sql = compiled.sql
         try:
             if compiled.rows is None or len(values) == 1:
