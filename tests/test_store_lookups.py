@@ -150,3 +150,36 @@ async def test_a_request_sees_the_directory_of_its_first_lookup_and_its_own_writ
         await elsewhere(cli.upsert_agency(Agency(PROVINCE, "UBND tỉnh (mới)", "province")))
         latest = await daemon.get_agency(PROVINCE)
         assert latest is not None and latest.name == "UBND tỉnh (mới)"
+
+
+async def test_requests_starting_in_one_turn_share_a_read_that_is_newer_than_each(
+    tmp_path: Path,
+) -> None:
+    """Requests whose first lookups come in one turn of the event loop share one
+    reading of the generation; a request queued after that reading reads again, so it
+    sees a change committed between the two."""
+    async with fresh_store("sqlite", tmp_path, None, key=KEY) as daemon:
+        await daemon.upsert_agencies([Agency(PROVINCE, "UBND tỉnh", "province")])
+        await daemon.get_agency(PROVINCE)  # remembered from here on
+
+        async def a_request() -> str:
+            with request_scope():
+                agency = await daemon.get_agency(PROVINCE)
+                assert agency is not None
+                return agency.name
+
+        shared = daemon._quick.turn_reuses if daemon._quick is not None else 0
+        names = await asyncio.gather(*(a_request() for _ in range(5)))  # one turn
+        assert names == ["UBND tỉnh"] * 5
+        assert daemon._quick is not None and daemon._quick.turn_reuses == shared + 4
+
+        assert await a_request() == "UBND tỉnh"  # reads; later steps reuse this read
+        conn = sqlite3.connect(tmp_path / "axis.db", isolation_level=None)
+        try:  # another process commits after that read, in the same turn
+            conn.execute(
+                "UPDATE agencies SET name = 'UBND tỉnh Lâm Đồng' WHERE code = ?", (PROVINCE,)
+            )
+        finally:
+            conn.close()
+        # queued after the read: it runs after the loop forgot the read
+        assert await asyncio.create_task(a_request()) == "UBND tỉnh Lâm Đồng"

@@ -1748,10 +1748,11 @@ def request_scope() -> Iterator[None]:
     """Within it (one HTTP request), the directory generation is read once.
 
     The lookups of a request (its caller's token, the sender, each recipient) then see
-    the directory as it was at the request's first lookup, or as the request's own
-    writes left it (:meth:`Store._write` forgets the generation read); a change that
-    another request or process commits meanwhile is seen from the next request on. Outside a
-    scope every lookup reads the generation, as before.
+    the directory as it was at one moment between the request's arrival and its first
+    lookup (requests starting in the same turn of the event loop share that read), or
+    as the request's own writes left it (:meth:`Store._write` forgets the generation
+    read); a change that another request or process commits meanwhile is seen from the
+    next request on. Outside a scope every lookup reads the generation, as before.
     """
     token = _REQUEST_GENERATION.set(_GenerationMemo())
     try:
@@ -1782,8 +1783,9 @@ class _QuickReads:
     read (one autocommit statement on a plain ``sqlite3`` connection, microseconds):
     if it moved, the lookup is read again, with the generation, in one snapshot. An
     answer is therefore always what the database holds at the time of the call; within
-    a :func:`request_scope`, at the time of the request's first lookup (the
-    generation is read once a request).
+    a :func:`request_scope`, at a moment between the request's arrival and its first
+    lookup (the generation is read once a request, and once for all the requests
+    starting in one turn of the loop: :meth:`_QuickReads._turn_generation`).
 
     Reads run synchronously on the calling thread (the event loop): in WAL mode a
     reader does not wait for the writer, and these reads are by an indexed key.
@@ -1804,6 +1806,10 @@ class _QuickReads:
         self._cache: dict[Hashable, tuple[int, list[list[Any]]]] = {}
         self._gen_conn: sqlite3.Connection | None = None
         self._gen_lock = threading.Lock()
+        #: the generation read in the current turn of a loop (:meth:`_turn_generation`)
+        self._turn: tuple[asyncio.AbstractEventLoop, int] | None = None
+        #: how many first lookups of a request took the turn's read (tests, metrics)
+        self.turn_reuses = 0
 
     @staticmethod
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -1840,12 +1846,43 @@ class _QuickReads:
 
     def _current_generation(self, memo: _GenerationMemo | None) -> int:
         """The generation to check a remembered answer against: read now, or once a
-        request within a :func:`request_scope`."""
+        request within a :func:`request_scope` (:meth:`_turn_generation`)."""
         if memo is None:
             return self._generation()
         if memo.value is None:
-            memo.value = self._generation()
+            memo.value = self._turn_generation()
         return memo.value
+
+    def _turn_generation(self) -> int:
+        """The generation read once for every request that makes its first lookup in
+        this turn of the running event loop.
+
+        Under load several requests start in one turn, and each read is a statement
+        (~30 µs: every commit makes SQLite's connection drop its page cache). Sharing
+        it changes nothing a request can see. The read asks the loop to forget it
+        (``call_soon``), and the loop runs its callbacks in the order they were queued;
+        so every step that reuses the read was queued before the read was made, and
+        whatever happened before that queueing (the request's arrival, the commit of a
+        write it awaited) is in what the read saw. Outside a running loop (a worker
+        thread) the generation is read each time.
+        """
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return self._generation()
+        turn = self._turn
+        if turn is not None and turn[0] is loop:
+            self.turn_reuses += 1
+            return turn[1]
+        gen = self._generation()
+        self._turn = (loop, gen)
+        loop.call_soon(self._end_turn, loop)
+        return gen
+
+    def _end_turn(self, loop: asyncio.AbstractEventLoop) -> None:
+        turn = self._turn
+        if turn is not None and turn[0] is loop:
+            self._turn = None
 
     def read(self, key: Hashable, build: Callable[[], Sequence[sa.Select[Any]]]) -> list[list[Any]]:
         """The rows of each query ``build`` makes (do not modify them: they are shared)."""
