@@ -24,19 +24,25 @@ from axis.analysis import (
     Analysis,
     Analyzer,
     PacketFacts,
+    Refused,
     _instant,
     _micros,
     analyze,
+    from_wire,
+    to_wire,
 )
 from axis.app import load_trust, parse_limits, policy_from_config
 from axis.config import load_config
 from axis.demodata import AGENCIES, PROVINCE, SYSTEMS
 from axis.devsetup import DevDeployment, create_dev_deployment
 from axis.intake import IntakeSettings
+from axis.pades import AttachmentVerdict
 from axis.store.models import VN_TZ
 from axis_errors import ConfigError, PacketError, XmlError
 from edxml.builder import build_document
-from signing.certpath import PathCache
+from signing.certpath import PathCache, SignerDetails
+from signing.policy import Outcome
+from signing.verify import Verdict
 from tests.harness import NOW, document, signed, signed_document, status_bytes
 
 TO = "000.01.00.H36"
@@ -251,3 +257,92 @@ def test_the_instant_a_worker_analyses_at_is_the_daemons_to_the_microsecond(at: 
     back = _instant(_micros(at))
     assert back == at and back.tzinfo is UTC
     assert back.astimezone(VN_TZ).date() == at.astimezone(VN_TZ).date()
+
+
+_TEXT = st.text(max_size=12)
+_MAYBE = st.none() | _TEXT
+_WORDS = st.lists(_TEXT, max_size=3).map(tuple)
+_WHEN = st.datetimes(
+    min_value=datetime(1950, 1, 1),
+    max_value=datetime(2100, 1, 1),
+    timezones=st.sampled_from([UTC, VN_TZ, timezone(timedelta(hours=-3))]),
+)
+_SIGNERS = st.builds(
+    SignerDetails,
+    subject=_TEXT,
+    common_name=_MAYBE,
+    organ_id=_MAYBE,
+    issuer=_TEXT,
+    serial=_TEXT,
+    sha256=_TEXT,
+    not_before=_WHEN,
+    not_after=_WHEN,
+    public_key_type=_TEXT,
+    public_key_size=st.none() | st.integers(0, 16384),
+    public_key_curve=_MAYBE,
+    key_usages=_WORDS,
+    ekus=_WORDS,
+    policy_oids=_WORDS,
+    is_ca=st.booleans(),
+)
+_VERDICTS = st.builds(
+    Verdict,
+    outcome=st.sampled_from(list(Outcome)),
+    reasons=_WORDS,
+    signer=st.none() | _SIGNERS,
+    algorithm=_MAYBE,
+    digest_algorithm=_MAYBE,
+    chain_sha256=_WORDS,
+)
+_ATTACHMENTS = st.builds(
+    AttachmentVerdict,
+    content_id=_TEXT,
+    name=_TEXT,
+    verdict=_TEXT,
+    signatures=st.integers(0, 9),
+    signer_subject=_MAYBE,
+    signer_sha256=_MAYBE,
+    issuer=_MAYBE,
+    reasons=_WORDS,
+    sha256=_TEXT,
+    size=st.integers(0, 10**9),
+)
+_FACTS = st.builds(
+    PacketFacts,
+    kind=st.sampled_from(["document", "status"]),
+    sender=_TEXT,
+    recipients=_WORDS,
+    edxml_document_id=_TEXT,
+    business_type=_MAYBE,
+    status_code=_MAYBE,
+    response_for=_MAYBE,
+    response_for_organ=_MAYBE,
+    subject=_MAYBE,
+    code_number=_MAYBE,
+    code_notation=_MAYBE,
+)
+
+
+@given(
+    st.builds(
+        Analysis,
+        verdict=st.none() | _VERDICTS,
+        packet=st.none() | _FACTS,
+        sender=_MAYBE,
+        refused=st.none()
+        | st.builds(Refused, st.just(PacketError), _TEXT, _TEXT, st.just({"n": 1})),
+        verify_seconds=st.none() | st.floats(0, 10),
+        packet_sha256=_MAYBE,
+        attachments=st.lists(_ATTACHMENTS, max_size=3).map(tuple),
+    )
+)
+def test_an_analysis_crosses_from_a_worker_unchanged(analysis: Analysis) -> None:
+    import pickle
+
+    back = from_wire(pickle.loads(pickle.dumps(to_wire(analysis))))
+    assert back == analysis
+    if analysis.verdict is not None and analysis.verdict.signer is not None:
+        assert back.verdict is not None and back.verdict.signer is not None
+        # the same instants in the same time zones (== alone ignores the zone)
+        assert back.verdict.signer.to_dict() == analysis.verdict.signer.to_dict()
+        assert type(back.verdict.outcome) is Outcome
