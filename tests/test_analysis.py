@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -337,12 +338,11 @@ _FACTS = st.builds(
     )
 )
 def test_an_analysis_crosses_from_a_worker_unchanged(analysis: Analysis) -> None:
-    import pickle
-
     back = from_wire(pickle.loads(pickle.dumps(to_wire(analysis))))
     assert back == analysis
+    if analysis.verdict is not None:
+        assert back.verdict is not None and type(back.verdict.outcome) is Outcome
     if analysis.verdict is not None and analysis.verdict.signer is not None:
         assert back.verdict is not None and back.verdict.signer is not None
         # the same instants in the same time zones (== alone ignores the zone)
         assert back.verdict.signer.to_dict() == analysis.verdict.signer.to_dict()
-        assert type(back.verdict.outcome) is Outcome

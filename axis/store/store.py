@@ -1808,7 +1808,7 @@ class _QuickReads:
         self._gen_lock = threading.Lock()
         #: the generation read in the current turn of a loop (:meth:`_turn_generation`)
         self._turn: tuple[asyncio.AbstractEventLoop, int] | None = None
-        #: how many first lookups of a request took the turn's read (tests, metrics)
+        #: how many first lookups of a request took the turn's read (tests)
         self.turn_reuses = 0
 
     @staticmethod
