@@ -416,7 +416,11 @@ def to_wire(analysis: Analysis) -> Wire:
 
 
 def from_wire(wire: Wire) -> Analysis:
-    """The :class:`Analysis` that :func:`to_wire` was given (equal to it)."""
+    """The :class:`Analysis` that :func:`to_wire` was given (equal to it).
+
+    The verdict's and the signer's lists in ``wire`` are converted in place (a freshly
+    unpickled answer is never looked at again), which spares copying them.
+    """
     verdict_w, packet_w, sender, refused, verify_seconds, packet_sha256, attachments_w = wire
     verdict = None
     if verdict_w is not None:
