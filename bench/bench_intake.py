@@ -23,7 +23,9 @@ What it does, in one run (about a minute on 2 cores):
 Every answer must be a 201: the run stops with an error otherwise.
 
 Run: ``.venv/bin/python -m bench intake`` (or ``make bench``). ``AXIS_BENCH_PACKETS``
-changes the closed-loop packet count (default 3000).
+changes the closed-loop packet count (default 3000). ``AXIS_BENCH_OPEN_RATE`` paces the
+open loop at that many packets/s instead of half the closed loop's rate, so that runs
+on minutes of different speed, or of two builds interleaved, compare at the same load.
 """
 
 from __future__ import annotations
@@ -253,7 +255,7 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 
 
-async def run(root: Path, closed_packets: int) -> None:
+async def run(root: Path, closed_packets: int, open_rate: float | None = None) -> None:
     dep = await create_dev_deployment(
         root / "dep", agencies=AGENCIES, systems=SYSTEMS, now=datetime.now(UTC), port=free_port()
     )
@@ -288,7 +290,7 @@ async def run(root: Path, closed_packets: int) -> None:
         budget = cpu_budget(before, after, mine, len(batch))
         if budget:
             print(f"CPU per packet: {budget}", flush=True)
-        half = closed.rate / 2
+        half = open_rate or closed.rate / 2
         paced = maker.make(int(half * OPEN_LOOP_SECONDS))
         opened = await open_loop(daemon.base_url, paced, half, CONNECTIONS)
         print(
@@ -314,7 +316,8 @@ async def run(root: Path, closed_packets: int) -> None:
         f"{ms(percentile(closed.latencies, 99))} |"
     )
     print(
-        f"| latency at half that rate ({half:.0f}/s, open loop), p50 / p99 | "
+        f"| latency at {'half that' if open_rate is None else 'a fixed'} rate "
+        f"({half:.0f}/s, open loop), p50 / p99 | "
         f"{ms(percentile(opened.latencies, 50))} / **{ms(percentile(opened.latencies, 99))}** |"
     )
     print(f"| daemon peak memory (VmHWM) | {peak_text} |")
@@ -328,8 +331,9 @@ async def run(root: Path, closed_packets: int) -> None:
 
 def main() -> None:
     closed_packets = int(os.environ.get("AXIS_BENCH_PACKETS", "3000"))
+    open_rate = float(os.environ.get("AXIS_BENCH_OPEN_RATE", "0")) or None
     with tempfile.TemporaryDirectory(prefix="axis-bench-intake-") as tmp:
-        eventloop.run(run(Path(tmp), closed_packets))
+        eventloop.run(run(Path(tmp), closed_packets, open_rate))
 
 
 if __name__ == "__main__":
