@@ -13,8 +13,9 @@ What it does, in one run (about a minute on 2 cores):
 4. **closed loop**: 64 clients on 64 connections POST ``/api/v1/packets`` as fast as the
    axis answers: packets/s, p50/p99 latency (the client is :mod:`bench.httpload`, which
    leaves more of the two cores to the daemon than aiohttp's client);
-5. **open loop** at half that rate: arrivals paced on a fixed schedule, whatever the
-   answers do; latency counts from the scheduled arrival (queueing included);
+5. **open loop** at half that rate (or ``AXIS_BENCH_OPEN_RATE``): arrivals paced on a
+   fixed schedule, whatever the answers do; latency counts from the scheduled arrival
+   (queueing included);
 6. prints the daemon's peak resident memory (``VmHWM``) and a Markdown table, with the
    end-to-end rate over the bare verifier's (the machine's speed varies; the ratio less)
    and the CPU a packet cost in the daemon, its workers and the load generator during the
@@ -290,11 +291,11 @@ async def run(root: Path, closed_packets: int, open_rate: float | None = None) -
         budget = cpu_budget(before, after, mine, len(batch))
         if budget:
             print(f"CPU per packet: {budget}", flush=True)
-        half = open_rate or closed.rate / 2
-        paced = maker.make(int(half * OPEN_LOOP_SECONDS))
-        opened = await open_loop(daemon.base_url, paced, half, CONNECTIONS)
+        pace = open_rate or closed.rate / 2
+        paced = maker.make(int(pace * OPEN_LOOP_SECONDS))
+        opened = await open_loop(daemon.base_url, paced, pace, CONNECTIONS)
         print(
-            f"open loop at {half:.0f} packets/s: "
+            f"open loop at {pace:.0f} packets/s: "
             f"p50 {ms(percentile(opened.latencies, 50))}, "
             f"p99 {ms(percentile(opened.latencies, 99))}",
             flush=True,
@@ -317,7 +318,7 @@ async def run(root: Path, closed_packets: int, open_rate: float | None = None) -
     )
     print(
         f"| latency at {'half that' if open_rate is None else 'a fixed'} rate "
-        f"({half:.0f}/s, open loop), p50 / p99 | "
+        f"({pace:.0f}/s, open loop), p50 / p99 | "
         f"{ms(percentile(opened.latencies, 50))} / **{ms(percentile(opened.latencies, 99))}** |"
     )
     print(f"| daemon peak memory (VmHWM) | {peak_text} |")
