@@ -45,7 +45,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -266,22 +266,31 @@ def ms(seconds: float) -> str:
 
 
 def target_verdict(rate: float, p99_at_half_target: float) -> str:
-    """Whether a run met the target, both halves, in a sentence. The figures are rounded
-    down (whole packets/s, tenths of a millisecond) so that the comparison printed is
-    the one made: 799.9 packets/s shows as 799, not as "800 < 800"."""
+    """Whether a run met the target, both halves, in a sentence."""
     fast = rate >= TARGET_RATE
     prompt = p99_at_half_target < TARGET_P99
-    # from the shortest decimal that reads back as the float, so 0.0163 s shows as 16.3
-    shown_rate = Decimal(repr(rate)).to_integral_value(rounding=ROUND_FLOOR)
-    shown_ms = (Decimal(repr(p99_at_half_target)) * 1000).quantize(
-        Decimal("0.1"), rounding=ROUND_FLOOR
-    )
     return (
         f"{'met' if fast and prompt else 'not met'}: "
-        f"{shown_rate} packets/s {'≥' if fast else '<'} {TARGET_RATE:.0f}, "
-        f"p99 at {TARGET_RATE / 2:.0f}/s {shown_ms} ms "
+        f"{figure(rate, 1, 0, TARGET_RATE)} packets/s {'≥' if fast else '<'} "
+        f"{TARGET_RATE:.0f}, p99 at {TARGET_RATE / 2:.0f}/s "
+        f"{figure(p99_at_half_target, 1000, 1, TARGET_P99)} ms "
         f"{'<' if prompt else '≥'} {ms(TARGET_P99)}"
     )
+
+
+def figure(value: float, scale: int, places: int, bound: float) -> str:
+    """``value * scale`` to ``places`` decimals, as the other lines print it, with more
+    decimals where rounding would contradict the comparison with ``bound`` printed
+    beside it (49.97 ms shows as 49.97, not as "50.0 ms < 50.0 ms"). The arithmetic is
+    on the shortest decimal that reads back as the float, whose comparison with the
+    bound is the float's."""
+    exact = Decimal(repr(value)) * scale
+    limit = Decimal(repr(bound)) * scale
+    while True:
+        shown = exact.quantize(Decimal(1).scaleb(-places))
+        if (shown >= limit) == (value >= bound):
+            return str(shown)
+        places += 1
 
 
 async def run(root: Path, closed_packets: int, open_rate: float | None = None) -> None:
