@@ -265,6 +265,10 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 
 
+def quantiles(latencies: Sequence[float]) -> str:
+    return f"p50 {ms(percentile(latencies, 50))}, p99 {ms(percentile(latencies, 99))}"
+
+
 def target_verdict(rate: float, p99_at_half_target: float) -> str:
     """Whether a run met the target, both halves, in a sentence."""
     fast = rate >= TARGET_RATE
@@ -321,8 +325,7 @@ async def run(root: Path, closed_packets: int, open_rate: float | None = None) -
         after, mine = tree_cpu(daemon.pid), time.process_time() - mine
         print(
             f"closed loop, {CONNECTIONS} connections: {closed.rate:.0f} packets/s, "
-            f"p50 {ms(percentile(closed.latencies, 50))}, "
-            f"p99 {ms(percentile(closed.latencies, 99))}",
+            f"{quantiles(closed.latencies)}",
             flush=True,
         )
         budget = cpu_budget(before, after, mine, len(batch))
@@ -335,17 +338,11 @@ async def run(root: Path, closed_packets: int, open_rate: float | None = None) -
         aimed = await open_loop(daemon.base_url, at_target, half_target, CONNECTIONS)
         print(
             f"open loop at {half_target:.0f} packets/s (half the target): "
-            f"p50 {ms(percentile(aimed.latencies, 50))}, "
-            f"p99 {ms(percentile(aimed.latencies, 99))}",
+            f"{quantiles(aimed.latencies)}",
             flush=True,
         )
         opened = await open_loop(daemon.base_url, paced, pace, CONNECTIONS)
-        print(
-            f"open loop at {pace:.0f} packets/s: "
-            f"p50 {ms(percentile(opened.latencies, 50))}, "
-            f"p99 {ms(percentile(opened.latencies, 99))}",
-            flush=True,
-        )
+        print(f"open loop at {pace:.0f} packets/s: {quantiles(opened.latencies)}", flush=True)
         verdict = target_verdict(closed.rate, percentile(aimed.latencies, 99))
         print(f"target {verdict}", flush=True)
         peak = peak_memory_kib(daemon.pid)
