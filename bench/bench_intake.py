@@ -283,18 +283,22 @@ def target_verdict(rate: float, p99_at_half_target: float) -> str:
 
 
 def figure(value: float, scale: int, places: int, bound: float) -> str:
-    """``value * scale`` to ``places`` decimals, as the other lines print it, with more
-    decimals where rounding would contradict the comparison with ``bound`` printed
-    beside it (49.97 ms shows as 49.97, not as "50.0 ms < 50.0 ms"). The arithmetic is
-    on the shortest decimal that reads back as the float, whose comparison with the
-    bound is the float's."""
-    exact = Decimal(repr(value)) * scale
+    """``value * scale`` to ``places`` decimals, formatted as the other lines format it
+    (:func:`ms`), unless that rounding would contradict the comparison with ``bound``
+    printed beside it: then with as many more decimals as it takes (49.97 ms shows as
+    49.97, not as "50.0 ms < 50.0 ms"). Those are worked on the shortest decimal that
+    reads back as the float, whose comparison with the bound is the float's."""
     limit = Decimal(repr(bound)) * scale
+    above = value >= bound
+    text = f"{value * scale:.{places}f}"
+    if (Decimal(text) >= limit) == above:
+        return text
+    exact = Decimal(repr(value)) * scale
     while True:
-        shown = exact.quantize(Decimal(1).scaleb(-places))
-        if (shown >= limit) == (value >= bound):
-            return str(shown)
         places += 1
+        shown = exact.quantize(Decimal(1).scaleb(-places))
+        if (shown >= limit) == above:
+            return str(shown)
 
 
 async def run(root: Path, closed_packets: int, open_rate: float | None = None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from bench.bench_intake import TARGET_P99, TARGET_RATE, target_verdict
+from bench.bench_intake import TARGET_P99, TARGET_RATE, ms, target_verdict
 
 
 def test_both_halves_met() -> None:
@@ -27,6 +27,9 @@ def test_rounded_as_the_other_lines_are_away_from_the_bounds() -> None:
     assert target_verdict(1277.0, 0.01918) == (
         "met: 1277 packets/s ≥ 800, p99 at 400/s 19.2 ms < 50.0 ms"
     )
+    # halfway figures, where rounding the float and rounding its decimal differ
+    for p99 in (0.01705, 0.03095, 0.04985):
+        assert f"p99 at 400/s {ms(p99)} < 50.0 ms" in target_verdict(900.0, p99)
 
 
 @given(st.floats(0, 5000), st.floats(0, 1))
